@@ -1,0 +1,1 @@
+"""HTTP: the inbound webhook blueprint, errors as JSON, and (later) the admin API."""

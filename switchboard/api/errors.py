@@ -1,0 +1,43 @@
+"""Every error answer is JSON: {"error": {"code", "message", "field"?}}."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("switchboard.errors")
+
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None):
+    error = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    return jsonify({"error": error}), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        status = exc.code or 500
+        code = HTTP_CODES.get(status, exc.name.lower().replace(" ", "_"))
+        return error_response(status, code, exc.description or exc.name)
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeout)
+    def _database(exc: Exception):
+        # The statement and its parameters may hold payload data: log the class only.
+        log.error("database unavailable: %s", type(getattr(exc, "orig", exc)).__name__)
+        return error_response(503, "database_unavailable",
+                              "the database is unavailable; retry later")
+
+    @app.errorhandler(Exception)
+    def _ours(exc: Exception):
+        log.exception("unhandled error")
+        return error_response(503, "internal_error",
+                              "Switchboard failed to handle this request; retry later")

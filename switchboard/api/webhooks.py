@@ -1,0 +1,60 @@
+"""Inbound callbacks: /webhooks/<vendor> (signed) and /webhooks/<vendor>/<token>.
+
+The order of checks is the answer table of DESIGN.md: unknown or unconfigured vendor (404),
+body too large (413), proof (401), parse (400, receipt kept), store (200 accepted or
+duplicate), and 503 if the database fails.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from switchboard import clock
+from switchboard.api.errors import error_response
+from switchboard.router.ingest import ingest, store_failed_receipt
+from switchboard.vendors.base import BadPayload, Inbound, Rejected
+from switchboard.vendors.registry import get as get_vendor
+
+bp = Blueprint("webhooks", __name__)
+
+
+@bp.route("/webhooks/<vendor_name>", methods=["GET", "POST"])
+@bp.route("/webhooks/<vendor_name>/<token>", methods=["GET", "POST"])
+def receive(vendor_name: str, token: str | None = None):
+    state = current_app.extensions["switchboard"]
+    settings = state.settings
+    vendor = get_vendor(vendor_name)
+    secrets = settings.secrets_for(vendor_name) if vendor else ()
+    if vendor is None or not secrets:
+        return error_response(404, "unknown_vendor",
+                              f"no provider {vendor_name!r} is configured here")
+    if vendor.uses_token != (token is not None):
+        return error_response(404, "not_found",
+                              f"{vendor_name} callbacks go to /webhooks/{vendor_name}"
+                              + ("/<token>" if vendor.uses_token else ""))
+    if request.method not in vendor.methods:
+        return error_response(405, "method_not_allowed",
+                              f"{vendor_name} callbacks use {', '.join(vendor.methods)}")
+    inbound = Inbound(vendor_name, request.method, request.get_data(cache=False),
+                      headers=request.headers,
+                      query_string=request.query_string.decode("latin-1"),
+                      content_type=request.content_type)
+    now = clock.now()
+    try:
+        vendor.verify(inbound, secrets, settings, now, token)
+    except Rejected as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    except BadPayload as exc:
+        return _bad_payload(vendor, inbound, exc, now)
+    try:
+        events = vendor.parse(inbound)
+    except BadPayload as exc:
+        return _bad_payload(vendor, inbound, exc, now)
+    result = ingest(state.engine, inbound, vendor.kept_headers, events, now)
+    return jsonify({"status": result.status, "event_ids": result.event_ids})
+
+
+def _bad_payload(vendor, inbound: Inbound, exc: BadPayload, now):
+    store_failed_receipt(current_app.extensions["switchboard"].engine, inbound,
+                         vendor.kept_headers, f"{exc.code}: {exc.message}", now)
+    return error_response(400, exc.code, exc.message, exc.field)

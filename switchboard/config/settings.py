@@ -1,0 +1,116 @@
+"""The settings table of DESIGN.md as one frozen dataclass, and its parser."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+
+PREFIX = "SWITCHBOARD_"
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; its message is one line naming the variable."""
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError("must be a positive integer")
+    return number
+
+
+def _non_negative_float(value: str) -> float:
+    number = float(value)
+    if number < 0 or number != number:
+        raise ValueError("must be a non-negative number")
+    return number
+
+
+def _schedule(value: str) -> tuple[float, ...]:
+    steps = tuple(_non_negative_float(part) for part in _csv(value))
+    if not steps:
+        raise ValueError("needs at least one step")
+    return steps
+
+
+def _database_url(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    # psycopg 3 is the driver we ship; a bare postgresql:// would pick psycopg2.
+    for bare in ("postgresql://", "postgres://"):
+        if value.startswith(bare):
+            return "postgresql+psycopg://" + value[len(bare):]
+    if not (value.startswith("sqlite") or value.startswith("postgresql+psycopg")):
+        raise ValueError("use sqlite:///path or postgresql+psycopg://...")
+    return value
+
+
+def _modules(value: str) -> tuple[str, ...]:
+    return _csv(value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default="sqlite:///var/switchboard.db",
+                              metadata={"parse": _database_url})
+    honkio_secrets: tuple[str, ...] = field(default=(), metadata={"parse": _csv, "secret": True})
+    canary_secrets: tuple[str, ...] = field(default=(), metadata={"parse": _csv, "secret": True})
+    boomware_tokens: tuple[str, ...] = field(default=(), metadata={"parse": _csv, "secret": True})
+    transmitsms_tokens: tuple[str, ...] = field(default=(),
+                                                metadata={"parse": _csv, "secret": True})
+    phonify_tokens: tuple[str, ...] = field(default=(), metadata={"parse": _csv, "secret": True})
+    signature_tolerance: int = field(default=300, metadata={"parse": _positive_int})
+    canary_max_age: int = field(default=259200, metadata={"parse": _positive_int})
+    max_content_length: int = field(default=262144, metadata={"parse": _positive_int})
+    admin_token: str | None = field(default=None, metadata={"parse": str.strip, "secret": True})
+    handler_modules: tuple[str, ...] = field(default=(), metadata={"parse": _modules})
+    retry_schedule: tuple[float, ...] = field(
+        default=(0, 5, 300, 1800, 7200, 18000, 36000, 36000), metadata={"parse": _schedule})
+    delivery_timeout: float = field(default=15.0, metadata={"parse": _non_negative_float})
+    disable_after: int = field(default=432000, metadata={"parse": _positive_int})
+    allow_private_urls: bool = field(default=False, metadata={"parse": _bool})
+    phonify_api_url: str | None = field(default=None, metadata={"parse": str.strip})
+    phonify_api_key: str | None = field(default=None, metadata={"parse": str.strip,
+                                                                 "secret": True})
+    phonify_poll_interval: float = field(default=30.0, metadata={"parse": _non_negative_float})
+
+    def secrets_for(self, vendor: str) -> tuple[str, ...]:
+        """The secrets or URL tokens configured for a vendor; empty means not accepted."""
+        return getattr(self, f"{vendor}_secrets", None) or getattr(self, f"{vendor}_tokens", ())
+
+
+def load_settings(environ: Mapping[str, str] | None = None,
+                  overrides: Mapping[str, object] | None = None) -> Settings:
+    """Read every SWITCHBOARD_* setting; raise ConfigError naming the first bad one."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for spec in fields(Settings):
+        name = PREFIX + spec.name.upper()
+        raw = environ.get(name)
+        if raw is None:
+            continue
+        try:
+            values[spec.name] = spec.metadata["parse"](raw)
+        except ValueError as exc:
+            shown = "<hidden>" if spec.metadata.get("secret") else repr(raw)
+            raise ConfigError(f"{name}={shown} is not valid: {exc}") from None
+    for key, value in (overrides or {}).items():
+        if key not in {spec.name for spec in fields(Settings)}:
+            raise ConfigError(f"unknown setting {key!r}")
+        values[key] = value
+    return Settings(**values)

@@ -1,0 +1,25 @@
+"""Tables, as typed SQLAlchemy models, and the engine that reaches them."""
+
+from switchboard.models.db import make_engine
+from switchboard.models.tables import (
+    Attempt,
+    Base,
+    Delivery,
+    Event,
+    MessageStatus,
+    PollState,
+    Receipt,
+    Subscription,
+)
+
+__all__ = [
+    "Attempt",
+    "Base",
+    "Delivery",
+    "Event",
+    "MessageStatus",
+    "PollState",
+    "Receipt",
+    "Subscription",
+    "make_engine",
+]

@@ -1,0 +1,1 @@
+"""From a verified callback to stored events: ingest, status projection, signals."""

@@ -1,0 +1,224 @@
+"""What every vendor module shares: the inbound request, the errors it may raise, HMAC and
+token proofs, and field helpers that turn provider values into the event shape."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+from urllib.parse import parse_qsl
+
+import phonenumbers
+
+from switchboard.events import STATUS_RANK, NormalizedEvent
+
+
+class Rejected(Exception):
+    """The caller could not prove it is the provider: 401 (or 404), nothing stored."""
+
+    def __init__(self, code: str, message: str, status: int = 401) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+class BadPayload(Exception):
+    """Proof passed but the body cannot be understood: 400, and the receipt is kept."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.field = code, message, field
+
+
+class Inbound:
+    """A callback as received: enough to verify it now and to parse it again later."""
+
+    def __init__(self, vendor: str, method: str, body: bytes, *, headers: Mapping[str, str],
+                 query_string: str = "", content_type: str | None = None) -> None:
+        self.vendor = vendor
+        self.method = method
+        self.body = body
+        self.headers = {k.lower(): v for k, v in headers.items()}
+        self.query_string = query_string
+        self.content_type = content_type
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    @cached_property
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadPayload("malformed_json", f"body is not valid JSON: {exc}") from None
+
+    @cached_property
+    def form(self) -> dict[str, str]:
+        """Query-string fields merged with a urlencoded body (GET or POST callbacks)."""
+        fields = dict(parse_qsl(self.query_string, keep_blank_values=True))
+        if self.body:
+            try:
+                text = self.body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise BadPayload("malformed_form", "form body is not UTF-8") from None
+            fields.update(parse_qsl(text, keep_blank_values=True))
+        return fields
+
+
+# --- proof -------------------------------------------------------------------------------
+
+def hmac_hex(secret: str, content: bytes) -> str:
+    return hmac.new(secret.encode(), content, hashlib.sha256).hexdigest()
+
+
+def check_hmac(signature: str | None, content: bytes, secrets: Iterable[str]) -> None:
+    """Accept when any configured secret signs content to the given lowercase hex digest."""
+    if not signature:
+        raise Rejected("missing_signature", "the signature header is missing")
+    given = signature.strip().encode("ascii", "replace")
+    matched = False
+    # Every secret is tried, without stopping early, so timing does not tell which matched.
+    for secret in secrets:
+        matched |= hmac.compare_digest(hmac_hex(secret, content).encode(), given)
+    if not matched:
+        raise Rejected("invalid_signature", "the signature does not match the body")
+
+
+def check_token(token: str | None, tokens: Iterable[str]) -> None:
+    given = (token or "").encode("utf-8", "replace")
+    matched = False
+    for expected in tokens:
+        matched |= hmac.compare_digest(expected.encode(), given)
+    if not matched:
+        raise Rejected("invalid_token", "the URL token is missing or wrong")
+
+
+# --- fields ------------------------------------------------------------------------------
+
+def require(mapping: Any, name: str, kind: type | tuple[type, ...] = str,
+            prefix: str = "") -> Any:
+    """A required field of the right JSON type, or a 400 naming it."""
+    label = f"{prefix}{name}"
+    if not isinstance(mapping, dict):
+        where = prefix.rstrip(".") or "body"
+        raise BadPayload("invalid_field", f"{where} must be an object", prefix.rstrip(".") or None)
+    if name not in mapping or mapping[name] in (None, ""):
+        raise BadPayload("missing_field", f"required field {label!r} is missing", label)
+    value = mapping[name]
+    if kind is str and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise BadPayload("invalid_field", f"field {label!r} has the wrong type", label)
+    return value
+
+
+def optional(mapping: Any, name: str) -> Any:
+    if not isinstance(mapping, dict):
+        return None
+    value = mapping.get(name)
+    return None if value == "" else value
+
+
+def optional_str(mapping: Any, name: str) -> str | None:
+    value = optional(mapping, name)
+    if value is None or isinstance(value, (dict, list, bool)):
+        return None
+    return str(value)
+
+
+def e164(number: Any) -> str | None:
+    """A phone number in E.164; a value that is not one (a short code, a name) stays as is."""
+    if number is None or number == "":
+        return None
+    text = str(number).strip()
+    candidate = text if text.startswith("+") else "+" + text.lstrip("0")
+    try:
+        parsed = phonenumbers.parse(candidate, None)
+    except phonenumbers.NumberParseException:
+        return text
+    if not phonenumbers.is_possible_number(parsed):
+        return text
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def iso_time(value: Any, field: str) -> datetime:
+    if not isinstance(value, str):
+        raise BadPayload("invalid_field", f"field {field!r} must be an ISO 8601 time", field)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadPayload("invalid_field", f"field {field!r} is not an ISO 8601 time",
+                         field) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def unix_time(value: Any, field: str) -> datetime:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise BadPayload("invalid_field", f"field {field!r} must be Unix seconds", field)
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise BadPayload("invalid_field", f"field {field!r} is out of range", field) from None
+
+
+def map_status(table: Mapping[str, str], vendor_status: str | None) -> str:
+    """The vendor's value through its table; anything unmapped is "unknown", never an error."""
+    if vendor_status is None:
+        return "unknown"
+    status = table.get(str(vendor_status).lower(), "unknown")
+    assert status in STATUS_RANK, status
+    return status
+
+
+def hashed_key(vendor: str, *parts: Any) -> str:
+    """Dedup key for providers without an event id: a hash of what makes a receipt unique."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+    return f"{vendor}:h:{digest[:40]}"
+
+
+def event(vendor: str, type_: str, dedup_key: str, occurred_at: datetime | None,
+          raw: Any, vendor_event_id: str | None = None, **data: Any) -> NormalizedEvent:
+    return NormalizedEvent(type=type_, vendor=vendor, dedup_key=dedup_key,
+                           occurred_at=occurred_at, data=data, raw=raw,
+                           vendor_event_id=vendor_event_id)
+
+
+class Vendor:
+    """One provider: how its callbacks prove themselves and what they mean.
+
+    A vendor module never touches the database: verify() raises Rejected or returns,
+    parse() returns events or raises BadPayload. Ingest does the rest.
+    """
+
+    name: str = ""
+    methods: tuple[str, ...] = ("POST",)
+    uses_token: bool = False
+    # Headers parse() needs later (re-normalisation reads them from the stored receipt).
+    kept_headers: tuple[str, ...] = ()
+
+    def verify(self, inbound: Inbound, secrets: tuple[str, ...], settings: Any,
+               now: datetime, token: str | None = None) -> None:
+        if self.uses_token:
+            check_token(token, secrets)
+
+    def parse(self, inbound: Inbound) -> list[NormalizedEvent]:
+        raise NotImplementedError
+
+    def sample(self, type_: str | None, secrets: tuple[str, ...], now: datetime) -> SampleRequest:
+        """A realistic callback, proven as the provider would: what `simulate` sends."""
+        raise NotImplementedError
+
+
+class SampleRequest:
+    def __init__(self, method: str, path: str, body: bytes = b"",
+                 headers: Mapping[str, str] | None = None, query_string: str = "") -> None:
+        self.method, self.path, self.body = method, path, body
+        self.headers = dict(headers or {})
+        self.query_string = query_string

@@ -1,0 +1,15 @@
+"""Which vendor modules exist. Adding a provider is one module and one line here."""
+
+from __future__ import annotations
+
+from switchboard.vendors import canary, honkio
+from switchboard.vendors.base import Vendor
+
+VENDORS: dict[str, Vendor] = {
+    module.vendor.name: module.vendor
+    for module in (honkio, canary)
+}
+
+
+def get(name: str) -> Vendor | None:
+    return VENDORS.get(name)
