@@ -59,17 +59,3 @@ def isoformat(moment: datetime | None) -> str | None:
         return None
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + (
         f".{moment.microsecond // 1000:03d}Z" if moment.microsecond else "Z")
-
-
-def event_json(event_id: str, event: NormalizedEvent | Any, received_at: datetime) -> dict:
-    """The event as subscribers and handlers see it (DESIGN.md, "The normalised event")."""
-    return {
-        "id": event_id,
-        "type": event.type,
-        "vendor": event.vendor,
-        "vendor_event_id": event.vendor_event_id,
-        "occurred_at": isoformat(event.occurred_at),
-        "received_at": isoformat(received_at),
-        "data": event.data,
-        "raw": event.raw,
-    }

@@ -66,7 +66,7 @@ def store_events(conn: Connection, stmts: IngestStatements, receipt_id: str,
             "status": event.status, "occurred_at": event.occurred_at, "received_at": now,
             "disposition": FANOUT, "data": event.data, "raw": event.raw,
         })
-        if inserted.rowcount == 0:
+        if inserted.first() is None:
             event_ids.append(conn.execute(stmts.event_id_by_key,
                                           {"key": event.dedup_key}).scalar_one())
             continue

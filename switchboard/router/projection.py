@@ -24,7 +24,7 @@ def project(conn: Connection, stmts: IngestStatements, event: NormalizedEvent, e
         "vendor": event.vendor, "message_id": message_id, "status": status, "rank": rank,
         "event_id": event_id, "updated_at": now,
     })
-    if created.rowcount == 1:
+    if created.first() is not None:
         return FANOUT
     where = {"w_vendor": event.vendor, "w_message_id": message_id}
     current = conn.execute(stmts.lock_status, where).one()

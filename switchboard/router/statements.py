@@ -35,11 +35,12 @@ def statements_for(dialect_name: str) -> IngestStatements:
                     _status.c.message_id == bindparam("w_message_id"))
     return IngestStatements(
         insert_receipt=_receipts.insert(),
+        # RETURNING says whether the row went in: rowcount is -1 under psycopg 3 here.
         insert_event=dialect_insert(_events).on_conflict_do_nothing(
-            index_elements=[_events.c.dedup_key]),
+            index_elements=[_events.c.dedup_key]).returning(_events.c.id),
         event_id_by_key=select(_events.c.id).where(_events.c.dedup_key == bindparam("key")),
         insert_status=dialect_insert(_status).on_conflict_do_nothing(
-            index_elements=[_status.c.vendor, _status.c.message_id]),
+            index_elements=[_status.c.vendor, _status.c.message_id]).returning(_status.c.rank),
         # FOR UPDATE serialises receipts of one message on PostgreSQL; SQLite has no row
         # locks but holds the database write lock from the receipt insert on.
         lock_status=select(_status.c.status, _status.c.rank, _status.c.conflict_status)

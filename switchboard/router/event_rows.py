@@ -1,0 +1,35 @@
+"""Stored events back into the normalised shape subscribers and operators see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from switchboard.events import isoformat
+from switchboard.models import Event
+
+_events = Event.__table__
+
+
+def event_json(row: Any) -> dict:
+    return {
+        "id": row.id,
+        "type": row.type,
+        "vendor": row.vendor,
+        "vendor_event_id": row.vendor_event_id,
+        "occurred_at": isoformat(row.occurred_at),
+        "received_at": isoformat(row.received_at),
+        "data": row.data,
+        "raw": row.raw,
+    }
+
+
+def load_event(bind: Engine | Connection, event_id: str) -> dict | None:
+    query = select(_events).where(_events.c.id == event_id)
+    if isinstance(bind, Engine):
+        with bind.connect() as conn:
+            row = conn.execute(query).first()
+    else:
+        row = bind.execute(query).first()
+    return event_json(row) if row else None

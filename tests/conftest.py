@@ -1,0 +1,127 @@
+"""Fixtures: a migrated database per test (SQLite always, PostgreSQL when
+SWITCHBOARD_TEST_DATABASE_URL is set), the app, a client, a frozen clock."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from switchboard import clock
+from switchboard.app import create_app
+from switchboard.config import Settings
+from switchboard.config.settings import _database_url
+from switchboard.models import Base, make_engine
+from switchboard.models.migrate import upgrade
+
+PG_URL = os.environ.get("SWITCHBOARD_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+SECRETS = {
+    "honkio_secrets": ("whk_test_2b7e151628aed2a6abf71589", "whk_new_rotated_secret"),
+    "canary_secrets": ("cnry_test_9c4f2a1e7d3b", "cnry_new_rotated_secret"),
+    "boomware_tokens": ("bw-token-1", "bw-token-2"),
+    "transmitsms_tokens": ("tx-token-1", "tx-token-2"),
+    "phonify_tokens": ("ph-token-1", "ph-token-2"),
+}
+FROZEN_AT = datetime(2026, 11, 22, 5, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    """Tests may talk to 127.0.0.1 only: anything else is a bug in the test."""
+    real_connect = socket.socket.connect
+
+    def guarded(sock, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and host not in {"127.0.0.1", "localhost", "::1"} \
+                and not host.startswith("/"):
+            raise RuntimeError(f"test tried to reach {host}")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def _pg_migrated():
+    engine = make_engine(_database_url(PG_URL))
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    upgrade(engine)
+    engine.dispose()
+    return _database_url(PG_URL)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        path = tmp_path / "switchboard.db"
+        shutil.copy(request.getfixturevalue("_sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("_pg_migrated")
+    engine = make_engine(url)
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def settings(database_url) -> Settings:
+    return Settings(database_url=database_url, allow_private_urls=True, **SECRETS)
+
+
+@pytest.fixture
+def app(settings):
+    app = create_app(settings=settings)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["switchboard"].engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def engine(app):
+    return app.extensions["switchboard"].engine
+
+
+class FrozenClock:
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch) -> FrozenClock:
+    frozen = FrozenClock(FROZEN_AT)
+    monkeypatch.setattr(clock, "now", frozen)
+    return frozen
+
+
+def rows(engine, sql: str, **params):
+    with engine.connect() as conn:
+        return conn.execute(text(sql), params).mappings().all()

@@ -1,0 +1,191 @@
+"""HonkIO: one table of callbacks, signed by the production signer, and what each becomes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pytest
+
+from switchboard.router.event_rows import load_event
+from switchboard.vendors import honkio
+from tests.conftest import FROZEN_AT, SECRETS, rows
+from tests.signing import honkio_headers, sample_bytes, sample_json
+
+SECRET, NEW_SECRET = SECRETS["honkio_secrets"]
+NOW = int(FROZEN_AT.timestamp())
+
+
+def body_with(status=None, type_=None, drop=None, data_drop=None, **data) -> bytes:
+    payload = sample_json("honkio-delivered.json")
+    if status is not None:
+        payload["data"]["status"] = status
+        payload["type"] = type_ or f"message.{status}"
+    if type_ is not None:
+        payload["type"] = type_
+    payload["data"].update(data)
+    if drop:
+        del payload[drop]
+    if data_drop:
+        del payload["data"][data_drop]
+    return json.dumps(payload).encode()
+
+
+@dataclass
+class Case:
+    label: str
+    body: bytes
+    status: int
+    code: str | None = None  # error code, or the stored event type when 200
+    headers: dict = field(default_factory=dict)  # overrides of the signed headers
+    secret: str = SECRET
+    timestamp: int = NOW
+    tamper: bytes | None = None  # body actually sent, when it differs from what was signed
+    field: str | None = None
+    vendor_status: str | None = None
+    normalised: str | None = None
+
+
+SAMPLE = sample_bytes("honkio-delivered.json")
+
+CASES = [
+    # every status value in HonkIO's map, and one it does not know
+    *[Case(f"status {s}", body_with(s), 200, f"message.{n}", vendor_status=s, normalised=n)
+      for s, n in honkio.STATUS_MAP.items()],
+    Case("unmapped status", body_with("carrier_lost"), 200, "message.unknown",
+         vendor_status="carrier_lost", normalised="unknown"),
+    Case("sample as documented", SAMPLE, 200, "message.delivered", vendor_status="delivered",
+         normalised="delivered"),
+    Case("inbound", body_with(type_="message.received", data_drop="status",
+                              **{"from": "16135550123", "body": "hi"}), 200, "message.received"),
+    Case("verification event keeps its type", body_with(type_="verification.completed"), 200,
+         "verification.completed"),
+    Case("blocked carries its 451 code", body_with("blocked", error_code="NO_CONSENT"), 200,
+         "message.rejected", vendor_status="blocked", normalised="rejected"),
+    # proof
+    Case("missing signature", SAMPLE, 401, "missing_signature",
+         headers={honkio.SIGNATURE: None}),
+    Case("missing timestamp", SAMPLE, 401, "missing_signature",
+         headers={honkio.TIMESTAMP: None}),
+    Case("wrong signature", SAMPLE, 401, "invalid_signature", headers={honkio.SIGNATURE: "0" * 64}),
+    Case("signature of another shape", SAMPLE, 401, "invalid_signature",
+         headers={honkio.SIGNATURE: "v1,ünïcode"}),
+    Case("signed with an unknown secret", SAMPLE, 401, "invalid_signature", secret="whk_other"),
+    Case("body changed after signing", SAMPLE, 401, "invalid_signature",
+         tamper=SAMPLE.replace(b"delivered", b"failed")),
+    Case("timestamp 301 s old", SAMPLE, 401, "timestamp_out_of_tolerance", timestamp=NOW - 301),
+    Case("timestamp 301 s ahead", SAMPLE, 401, "timestamp_out_of_tolerance", timestamp=NOW + 301),
+    Case("timestamp 300 s old is fine", SAMPLE, 200, "message.delivered", timestamp=NOW - 300),
+    Case("timestamp not a number", SAMPLE, 401, "invalid_signature",
+         headers={honkio.TIMESTAMP: "yesterday"}),
+    Case("event header differs from type", SAMPLE, 401, "invalid_signature",
+         headers={honkio.EVENT: "message.failed"}),
+    Case("old secret during rotation", SAMPLE, 200, "message.delivered", secret=SECRET),
+    Case("new secret during rotation", SAMPLE, 200, "message.delivered", secret=NEW_SECRET),
+    # body
+    Case("malformed JSON", b'{"id": "evt_1", "type": ', 400, "malformed_json",
+         headers={honkio.EVENT: "x"}),
+    Case("body is a list", b"[1, 2]", 400, "invalid_field"),
+    *[Case(f"missing {name}", body_with(drop=name), 400, "missing_field", field=name,
+           headers={honkio.EVENT: "message.delivered"})
+      for name in ("id", "type", "created", "data")],
+    Case("missing data.message_id", body_with(data_drop="message_id"), 400, "missing_field",
+         field="data.message_id"),
+    Case("created not a time", body_with(drop=None).replace(b"2024-01-15T12:00:00Z", b"soon"),
+         400, "invalid_field", field="created"),
+]
+
+
+def send(client, case: Case):
+    headers = honkio_headers(case.body, case.secret, case.timestamp)
+    for name, value in case.headers.items():
+        if value is None:
+            headers.pop(name)
+        else:
+            headers[name] = value
+    return client.post("/webhooks/honkio", data=case.tamper or case.body, headers=headers)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.label)
+def test_callback(client, engine, frozen_clock, case):
+    answer = send(client, case)
+    assert answer.status_code == case.status, answer.get_json()
+    body = answer.get_json()
+    events = rows(engine, "SELECT * FROM events")
+    receipts = rows(engine, "SELECT state, error FROM receipts")
+    if case.status == 200:
+        assert body["status"] == "accepted"
+        assert [e["id"] for e in events] == body["event_ids"]
+        (stored,) = events
+        assert stored["type"] == case.code
+        data = stored["data"] if isinstance(stored["data"], dict) else json.loads(stored["data"])
+        raw = stored["raw"] if isinstance(stored["raw"], dict) else json.loads(stored["raw"])
+        assert raw == json.loads(case.body)
+        if case.normalised:
+            assert data["status"] == stored["status"] == case.normalised
+            assert data["vendor_status"] == case.vendor_status
+            assert data["direction"] == "outbound"
+        assert [r["state"] for r in receipts] == ["parsed"]
+    else:
+        assert body["error"]["code"] == case.code
+        assert events == []
+        if case.field:
+            assert body["error"]["field"] == case.field
+        # A caller that proved itself but sent nonsense is kept for re-normalisation;
+        # one that did not prove itself leaves nothing behind.
+        assert [r["state"] for r in receipts] == (["failed"] if case.status == 400 else [])
+
+
+def test_signature_vector():
+    vector = sample_json("honkio-signature-vector.json")
+    body = sample_bytes(vector["body_file"])
+    assert honkio.sign(vector["secret"], vector["timestamp"], body) == vector["X-HonkIO-Signature"]
+
+
+def test_event_shape(client, frozen_clock):
+    headers = honkio_headers(SAMPLE, SECRET, NOW)
+    answer = client.post("/webhooks/honkio", data=SAMPLE, headers=headers)
+    (event_id,) = answer.get_json()["event_ids"]
+    shown = load_event(client.application.extensions["switchboard"].engine, event_id)
+    assert shown == {
+        "id": event_id, "type": "message.delivered", "vendor": "honkio",
+        "vendor_event_id": "evt_01HXYZ9K2M3N4P5Q6R7S8T9V0W",
+        "occurred_at": "2024-01-15T12:00:00Z", "received_at": "2026-11-22T05:00:00Z",
+        "data": {"message_id": "msg_01HXYZ7M8N9P0Q1R2S3T4V5W6X", "direction": "outbound",
+                 "status": "delivered", "vendor_status": "delivered", "from": None,
+                 "to": "+16135550199", "text": None, "parts": None, "error_code": None,
+                 "account_id": "acc_01HXYZ4B5C6D7E8F9G0H1J2K3L"},
+        "raw": json.loads(SAMPLE),
+    }
+
+
+def test_duplicate_is_200_and_stores_nothing_new(client, engine, frozen_clock):
+    headers = honkio_headers(SAMPLE, SECRET, NOW)
+    first = client.post("/webhooks/honkio", data=SAMPLE, headers=headers).get_json()
+    # HonkIO signs each delivery attempt afresh: a retry has a new timestamp.
+    retry_headers = honkio_headers(SAMPLE, SECRET, NOW + 60)
+    again = client.post("/webhooks/honkio", data=SAMPLE, headers=retry_headers)
+    assert again.status_code == 200
+    assert again.get_json() == {"status": "duplicate", "event_ids": first["event_ids"]}
+    assert len(rows(engine, "SELECT id FROM events")) == 1
+    assert len(rows(engine, "SELECT id FROM receipts")) == 1
+
+
+def test_unconfigured_provider_is_404(database_url, frozen_clock):
+    from switchboard.app import create_app
+    from switchboard.config import Settings
+
+    app = create_app(settings=Settings(database_url=database_url))
+    answer = app.test_client().post("/webhooks/honkio", data=SAMPLE,
+                                    headers=honkio_headers(SAMPLE, SECRET, NOW))
+    assert answer.status_code == 404
+    assert answer.get_json()["error"]["code"] == "unknown_vendor"
+    app.extensions["switchboard"].engine.dispose()
+
+
+def test_body_over_limit_is_413(client, engine, frozen_clock):
+    big = body_with(padding="x" * 300_000)
+    answer = client.post("/webhooks/honkio", data=big, headers=honkio_headers(big, SECRET, NOW))
+    assert answer.status_code == 413
+    assert answer.get_json()["error"]["code"] == "payload_too_large"
+    assert rows(engine, "SELECT id FROM receipts") == []
