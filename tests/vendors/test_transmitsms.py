@@ -1,0 +1,207 @@
+"""Transmit SMS: one table of GET and POST-form callbacks behind the URL token, and what
+each becomes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+
+from switchboard.router.event_rows import load_event
+from switchboard.vendors import transmitsms
+from tests.conftest import SECRETS, rows
+from tests.signing import sample_bytes
+
+TOKEN, NEW_TOKEN = SECRETS["transmitsms_tokens"]
+DLR = "transmitsms-dlr-delivered.query"
+REPLY = "transmitsms-reply.query"
+OPTOUT = "transmitsms-reply-optout.query"
+
+
+def fields_of(sample: str) -> dict[str, str]:
+    return dict(parse_qsl(sample_bytes(sample).decode().strip(), keep_blank_values=True))
+
+
+def query_with(sample: str, drop: str | None = None, **fields) -> str:
+    payload = fields_of(sample) | fields
+    if drop:
+        del payload[drop]
+    return urlencode(payload)
+
+
+@dataclass
+class Case:
+    label: str
+    query: str
+    status: int
+    code: str | None = None  # error code, or the stored event type(s) when 200
+    method: str = "GET"  # GET: fields in the query string; POST: the same as a form body
+    token: str = TOKEN
+    field: str | None = None
+    vendor_status: str | None = None
+    normalised: str | None = None
+    error_code: str | None = None
+    body: bytes | None = None  # a POST body other than the form of `query`
+
+
+def both(case: Case) -> list[Case]:
+    """The provider calls with GET; POST with the same fields as a form works too."""
+    post = Case(**{**case.__dict__, "label": case.label + " (POST form)", "method": "POST"})
+    return [case, post]
+
+
+CASES = [
+    # every DLR status in Transmit SMS's map, and one it does not know
+    *[c for s, n in transmitsms.STATUS_MAP.items()
+      for c in both(Case(f"DLR {s}", query_with(DLR, status=s), 200, f"message.{n}",
+                         vendor_status=s, normalised=n,
+                         error_code=transmitsms.BOUNCE_NATURE.get(s)))],
+    *both(Case("DLR unmapped status", query_with(DLR, status="queued-at-carrier"), 200,
+               "message.unknown", vendor_status="queued-at-carrier", normalised="unknown")),
+    *both(Case("DLR as documented", query_with(DLR), 200, "message.delivered",
+               vendor_status="delivered", normalised="delivered")),
+    # replies, and an opt-out that is two events
+    *both(Case("reply as documented", query_with(REPLY), 200, "message.received")),
+    *both(Case("opt-out as documented", query_with(OPTOUT), 200,
+               "message.received,message.opted_out")),
+    Case("opt-out in capitals", query_with(OPTOUT, is_optout="YES"), 200,
+         "message.received,message.opted_out"),
+    Case("reply without is_optout", query_with(REPLY, drop="is_optout"), 200,
+         "message.received"),
+    Case("reply with an empty text", query_with(REPLY, response=""), 200, "message.received"),
+    Case("reply not to a message", query_with(REPLY, drop="message_id"), 200,
+         "message.received"),
+    # proof
+    Case("wrong token", query_with(DLR), 401, "invalid_token", token="tx-token-x"),
+    Case("token of another provider", query_with(DLR), 401, "invalid_token",
+         token=SECRETS["boomware_tokens"][0]),
+    Case("new token during rotation", query_with(DLR), 200, "message.delivered",
+         token=NEW_TOKEN),
+    # body
+    Case("form body not UTF-8", "", 400, "malformed_form", method="POST",
+         body=b"status=\xff\xfe&message_id=1"),
+    Case("no fields at all", "", 400, "missing_field", field="message_id"),
+    *[Case(f"DLR missing {name}", query_with(DLR, drop=name), 400, "missing_field", field=name)
+      for name in ("message_id", "status", "datetime")],
+    *[Case(f"reply missing {name}", query_with(REPLY, drop=name), 400, "missing_field",
+           field=name) for name in ("response_id", "mobile", "datetime_entry")],
+    Case("DLR datetime not a time", query_with(DLR, datetime="yesterday"), 400,
+         "invalid_field", field="datetime"),
+    Case("reply datetime in another format", query_with(REPLY, datetime_entry="15/01/2024"),
+         400, "invalid_field", field="datetime_entry"),
+]
+
+
+def send(client, case: Case):
+    path = f"/webhooks/transmitsms/{case.token}"
+    if case.method == "GET":
+        return client.get(path, query_string=case.query)
+    return client.post(path, data=case.body if case.body is not None else case.query,
+                       content_type="application/x-www-form-urlencoded")
+
+
+def stored_data(row) -> dict:
+    return row["data"] if isinstance(row["data"], dict) else json.loads(row["data"])
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.label)
+def test_callback(client, engine, frozen_clock, case):
+    answer = send(client, case)
+    assert answer.status_code == case.status, answer.get_json()
+    body = answer.get_json()
+    events = rows(engine, "SELECT * FROM events ORDER BY id")
+    receipts = rows(engine, "SELECT state, method, query_string, body FROM receipts")
+    if case.status == 200:
+        assert body["status"] == "accepted"
+        assert [e["id"] for e in events] == body["event_ids"]
+        assert ",".join(e["type"] for e in events) == case.code
+        for stored in events:
+            raw = stored["raw"] if isinstance(stored["raw"], dict) else json.loads(stored["raw"])
+            assert raw == dict(parse_qsl(case.query, keep_blank_values=True))
+        data = stored_data(events[0])
+        if case.normalised:
+            assert data["status"] == events[0]["status"] == case.normalised
+            assert data["vendor_status"] == case.vendor_status
+            assert data["direction"] == "outbound"
+            assert data["error_code"] == case.error_code
+        (receipt,) = receipts
+        assert (receipt["state"], receipt["method"]) == ("parsed", case.method)
+    else:
+        assert body["error"]["code"] == case.code
+        assert events == []
+        if case.field:
+            assert body["error"]["field"] == case.field
+        assert [r["state"] for r in receipts] == (["failed"] if case.status == 400 else [])
+
+
+def test_dlr_shape(client, frozen_clock):
+    answer = client.get(f"/webhooks/transmitsms/{TOKEN}", query_string=query_with(DLR))
+    (event_id,) = answer.get_json()["event_ids"]
+    shown = load_event(client.application.extensions["switchboard"].engine, event_id)
+    assert shown == {
+        "id": event_id, "type": "message.delivered", "vendor": "transmitsms",
+        "vendor_event_id": None,
+        "occurred_at": "2024-01-15T12:00:00Z", "received_at": "2026-11-22T05:00:00Z",
+        "data": {"message_id": "1234567", "direction": "outbound", "status": "delivered",
+                 "vendor_status": "delivered", "from": None, "to": "+61400000000",
+                 "text": None, "parts": None, "error_code": None, "account_id": "4321"},
+        "raw": fields_of(DLR),
+    }
+
+
+def test_optout_shape(client, engine, frozen_clock):
+    answer = client.get(f"/webhooks/transmitsms/{TOKEN}", query_string=query_with(OPTOUT))
+    received_id, optout_id = answer.get_json()["event_ids"]
+    received, optout = load_event(engine, received_id), load_event(engine, optout_id)
+    expected_data = {"message_id": "998878", "direction": "inbound", "status": None,
+                     "vendor_status": None, "from": "+61400000000", "to": "+61400111222",
+                     "text": "STOP", "parts": None, "error_code": None, "account_id": "4321",
+                     "in_reply_to": "1234567"}
+    assert received["type"] == "message.received"
+    assert optout["type"] == "message.opted_out"
+    for shown in (received, optout):
+        assert shown["data"] == expected_data
+        assert shown["vendor_event_id"] == "998878"
+        assert shown["occurred_at"] == "2024-01-15T12:06:00Z"
+    keys = [r["dedup_key"] for r in rows(engine, "SELECT dedup_key FROM events ORDER BY id")]
+    assert keys == ["transmitsms:998878", "transmitsms:998878:optout"]
+
+
+@pytest.mark.parametrize("sample", [DLR, REPLY, OPTOUT])
+def test_retry_is_200_duplicate(client, engine, frozen_clock, sample):
+    # The provider retries after 1 min, 5 min, 1 h and 24 h; GET then POST is one callback.
+    path = f"/webhooks/transmitsms/{TOKEN}"
+    first = client.get(path, query_string=query_with(sample)).get_json()
+    frozen_clock.advance(60)
+    again = client.post(path, data=query_with(sample),
+                        content_type="application/x-www-form-urlencoded")
+    assert again.status_code == 200
+    assert again.get_json() == {"status": "duplicate", "event_ids": first["event_ids"]}
+    assert len(rows(engine, "SELECT id FROM events")) == len(first["event_ids"])
+    assert len(rows(engine, "SELECT id FROM receipts")) == 1
+
+
+def test_reply_and_its_optout_arriving_apart_are_counted_once(client, engine, frozen_clock):
+    # The same response_id first without, then with, the opt-out flag: only the opt-out
+    # event is new.
+    path = f"/webhooks/transmitsms/{TOKEN}"
+    first = client.get(path, query_string=query_with(OPTOUT, is_optout="no")).get_json()
+    again = client.get(path, query_string=query_with(OPTOUT)).get_json()
+    assert again["status"] == "accepted"
+    assert again["event_ids"][0] == first["event_ids"][0]
+    types = [r["type"] for r in rows(engine, "SELECT type FROM events ORDER BY id")]
+    assert types == ["message.received", "message.opted_out"]
+
+
+@pytest.mark.parametrize("type_", ["message.delivered", "message.sent", "message.undelivered",
+                                   "message.received", "message.opted_out"])
+def test_sample_is_accepted(client, engine, frozen_clock, type_):
+    sample = transmitsms.vendor.sample(type_, SECRETS["transmitsms_tokens"], frozen_clock())
+    assert (sample.method, sample.path) == ("GET", f"/webhooks/transmitsms/{TOKEN}")
+    answer = client.open(sample.path, method=sample.method, query_string=sample.query_string,
+                         data=sample.body, headers=sample.headers)
+    assert answer.status_code == 200, answer.get_json()
+    types = [r["type"] for r in rows(engine, "SELECT type FROM events ORDER BY id")]
+    assert types[-1] == type_
