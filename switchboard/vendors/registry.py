@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from switchboard.vendors import boomware, canary, honkio, transmitsms
+from switchboard.vendors import boomware, canary, honkio, phonify, transmitsms
 from switchboard.vendors.base import Vendor
 
 VENDORS: dict[str, Vendor] = {
     module.vendor.name: module.vendor
-    for module in (honkio, canary, boomware, transmitsms)
+    for module in (honkio, canary, boomware, transmitsms, phonify)
 }
 
 

@@ -1,0 +1,116 @@
+"""Phonify: message objects, pushed to a URL token or polled (shared/vendors/phonify-api.txt,
+CALLBACKS.md "Phonify").
+
+Phonify documents no callbacks. A relay may POST one message object, or a list of them, to
+`/webhooks/phonify/<token>` (a token of SWITCHBOARD_PHONIFY_TOKENS), and
+`switchboard.poll.phonify` lists the API and feeds each new or changed message through
+this same parse. The object is `{id, body, to, origin: {number, ...}, phone: {number, ...},
+state: unconfirmed|sent|error, created_at}`.
+
+(ours) The docs say sent and received messages share the object but not how to tell them
+apart: a message is inbound when it says so in `direction` (`inbound`, `received`,
+`incoming`, `mo`) or its `state` is `received`. It becomes `message.received`, once, however
+its state moves later. Dedup key: provider + message id + state.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from switchboard.events import NormalizedEvent
+from switchboard.vendors.base import (
+    BadPayload,
+    Inbound,
+    SampleRequest,
+    Vendor,
+    e164,
+    event,
+    hashed_key,
+    iso_time,
+    map_status,
+    optional,
+    optional_str,
+    require,
+)
+
+NAME = "phonify"
+
+STATUS_MAP = {
+    "unconfirmed": "accepted",
+    "sent": "sent",
+    "error": "failed",
+}
+INBOUND_DIRECTIONS = {"inbound", "received", "incoming", "mo"}
+INBOUND_STATES = {"received"}
+
+
+def is_inbound(message: dict) -> bool:
+    direction = (optional_str(message, "direction") or "").lower()
+    state = (optional_str(message, "state") or "").lower()
+    return direction in INBOUND_DIRECTIONS or state in INBOUND_STATES
+
+
+def number_of(message: dict, name: str) -> str | None:
+    """`origin` and `phone` are objects with a `number`; tolerate a bare number too."""
+    value = optional(message, name)
+    if isinstance(value, dict):
+        value = optional(value, "number")
+    return e164(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+
+
+def message_event(message: Any, prefix: str = "") -> NormalizedEvent:
+    """One message object as one event."""
+    message_id = require(message, "id", prefix=prefix)
+    state = require(message, "state", prefix=prefix)
+    created = optional_str(message, "created_at")
+    occurred_at = iso_time(created, f"{prefix}created_at") if created else None
+    common = {"message_id": message_id, "to": e164(optional_str(message, "to")),
+              "text": optional_str(message, "body"), "account_id": None}
+    if is_inbound(message):
+        key = hashed_key(NAME, message_id, "received")
+        return event(NAME, "message.received", key, occurred_at, message,
+                     direction="inbound", vendor_status=state,
+                     **{"from": number_of(message, "origin")}, **common)
+    status = map_status(STATUS_MAP, state)
+    key = hashed_key(NAME, message_id, state.lower())
+    return event(NAME, f"message.{status}", key, occurred_at, message, direction="outbound",
+                 status=status, vendor_status=state, **{"from": number_of(message, "origin")},
+                 **common)
+
+
+class Phonify(Vendor):
+    name = NAME
+    uses_token = True
+
+    def parse(self, inbound: Inbound) -> list[NormalizedEvent]:
+        body = inbound.json
+        if isinstance(body, list):
+            if not body:
+                raise BadPayload("invalid_field", "body is an empty list of messages")
+            return [message_event(message, f"[{index}].") for index, message in enumerate(body)]
+        return [message_event(body)]
+
+    def sample(self, type_: str | None, secrets: tuple[str, ...], now: datetime) -> SampleRequest:
+        type_ = type_ or "message.sent"
+        state = {"message.accepted": "unconfirmed", "message.failed": "error"}.get(
+            type_, type_.removeprefix("message."))
+        message: dict[str, Any] = {
+            "id": uuid.uuid4().hex[:10], "body": "Your order #29211 received",
+            "to": "+34600000000",
+            "origin": {"number": "+34911000000", "country": "ES", "carrier": None},
+            "phone": {"number": "+34600000000", "country": "ES", "carrier": "Movistar"},
+            "state": state, "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        if type_ == "message.received":
+            message.update({"state": "sent", "direction": "inbound", "to": "+34911000000",
+                            "origin": {"number": "+34600000000", "country": "ES",
+                                       "carrier": "Movistar"}})
+        return SampleRequest("POST", f"/webhooks/{NAME}/{secrets[0]}",
+                             json.dumps(message).encode(),
+                             {"Content-Type": "application/json"})
+
+
+vendor = Phonify()

@@ -1,0 +1,180 @@
+"""Phonify: one table of pushed message objects (one or a list) behind the URL token, and
+what each becomes. The poller is tested in tests/test_poll_phonify.py."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from switchboard.router.event_rows import load_event
+from switchboard.vendors import phonify
+from tests.conftest import SECRETS, rows
+from tests.signing import sample_bytes, sample_json
+
+TOKEN, NEW_TOKEN = SECRETS["phonify_tokens"]
+SENT = "phonify-message-sent.json"
+
+
+def message(drop: str | None = None, **fields) -> dict:
+    payload = sample_json(SENT) | fields
+    if drop:
+        del payload[drop]
+    return payload
+
+
+def body_with(drop: str | None = None, **fields) -> bytes:
+    return json.dumps(message(drop, **fields)).encode()
+
+
+INBOUND = {"direction": "inbound", "to": "+34911000000",
+           "origin": {"number": "34600000000", "country": "ES", "carrier": "Movistar"}}
+
+
+@dataclass
+class Case:
+    label: str
+    body: bytes
+    status: int
+    code: str | None = None  # error code, or the stored event type(s) when 200
+    token: str = TOKEN
+    field: str | None = None
+    vendor_status: str | None = None
+    normalised: str | None = None
+
+
+CASES = [
+    # every state in Phonify's map, and one it does not know
+    *[Case(f"state {s}", body_with(state=s), 200, f"message.{n}", vendor_status=s,
+           normalised=n) for s, n in phonify.STATUS_MAP.items()],
+    Case("unmapped state", body_with(state="queued"), 200, "message.unknown",
+         vendor_status="queued", normalised="unknown"),
+    Case("sample as documented", sample_bytes(SENT), 200, "message.sent", vendor_status="sent",
+         normalised="sent"),
+    Case("without created_at", body_with(drop="created_at"), 200, "message.sent",
+         vendor_status="sent", normalised="sent"),
+    # inbound
+    Case("inbound by direction", body_with(**INBOUND), 200, "message.received"),
+    Case("inbound by state", body_with(state="received"), 200, "message.received"),
+    # a list of message objects
+    Case("a list of two", json.dumps([message(), message(id="5f1c2a9e7c", state="error")])
+         .encode(), 200, "message.sent,message.failed"),
+    Case("a list of one", json.dumps([message()]).encode(), 200, "message.sent"),
+    # proof
+    Case("wrong token", sample_bytes(SENT), 401, "invalid_token", token="ph-token-x"),
+    Case("token of another provider", sample_bytes(SENT), 401, "invalid_token",
+         token=SECRETS["boomware_tokens"][0]),
+    Case("new token during rotation", sample_bytes(SENT), 200, "message.sent",
+         token=NEW_TOKEN),
+    # body
+    Case("malformed JSON", b'{"id": "5f1c", ', 400, "malformed_json"),
+    Case("an empty list", b"[]", 400, "invalid_field"),
+    Case("a string", b'"sent"', 400, "invalid_field"),
+    Case("a list holding a string", b'["sent"]', 400, "invalid_field", field="[0]"),
+    *[Case(f"missing {name}", body_with(drop=name), 400, "missing_field", field=name)
+      for name in ("id", "state")],
+    Case("second of a list missing state", json.dumps([message(), message(drop="state")])
+         .encode(), 400, "missing_field", field="[1].state"),
+    Case("created_at not a time", body_with(created_at="soon"), 400, "invalid_field",
+         field="created_at"),
+]
+
+
+def send(client, case: Case):
+    return client.post(f"/webhooks/phonify/{case.token}", data=case.body,
+                       headers={"Content-Type": "application/json"})
+
+
+def stored_data(row) -> dict:
+    return row["data"] if isinstance(row["data"], dict) else json.loads(row["data"])
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.label)
+def test_callback(client, engine, frozen_clock, case):
+    answer = send(client, case)
+    assert answer.status_code == case.status, answer.get_json()
+    body = answer.get_json()
+    events = rows(engine, "SELECT * FROM events ORDER BY id")
+    receipts = rows(engine, "SELECT state, error FROM receipts")
+    if case.status == 200:
+        assert body["status"] == "accepted"
+        assert [e["id"] for e in events] == body["event_ids"]
+        assert ",".join(e["type"] for e in events) == case.code
+        sent = json.loads(case.body)
+        for stored, raw in zip(events, sent if isinstance(sent, list) else [sent], strict=True):
+            assert (stored["raw"] if isinstance(stored["raw"], dict)
+                    else json.loads(stored["raw"])) == raw
+        data = stored_data(events[0])
+        if case.normalised:
+            assert data["status"] == events[0]["status"] == case.normalised
+            assert data["vendor_status"] == case.vendor_status
+            assert data["direction"] == "outbound"
+        assert [r["state"] for r in receipts] == ["parsed"]
+    else:
+        assert body["error"]["code"] == case.code
+        assert events == []
+        if case.field:
+            assert body["error"]["field"] == case.field
+        assert [r["state"] for r in receipts] == (["failed"] if case.status == 400 else [])
+
+
+def test_event_shape(client, frozen_clock):
+    answer = client.post(f"/webhooks/phonify/{TOKEN}", data=sample_bytes(SENT),
+                         headers={"Content-Type": "application/json"})
+    (event_id,) = answer.get_json()["event_ids"]
+    shown = load_event(client.application.extensions["switchboard"].engine, event_id)
+    assert shown == {
+        "id": event_id, "type": "message.sent", "vendor": "phonify", "vendor_event_id": None,
+        "occurred_at": "2024-01-15T12:00:00Z", "received_at": "2026-11-22T05:00:00Z",
+        "data": {"message_id": "5f1c2a9e7b", "direction": "outbound", "status": "sent",
+                 "vendor_status": "sent", "from": "+34911000000", "to": "+34600000000",
+                 "text": "Your order #29211 received", "parts": None, "error_code": None,
+                 "account_id": None},
+        "raw": sample_json(SENT),
+    }
+
+
+def test_inbound_shape(client, engine, frozen_clock):
+    answer = client.post(f"/webhooks/phonify/{TOKEN}", data=body_with(**INBOUND),
+                         headers={"Content-Type": "application/json"})
+    (event_id,) = answer.get_json()["event_ids"]
+    data = load_event(engine, event_id)["data"]
+    assert (data["direction"], data["from"], data["to"]) == ("inbound", "+34600000000",
+                                                            "+34911000000")
+    assert data["status"] is None
+    # An inbound message's later state changes are not a second message.received.
+    again = client.post(f"/webhooks/phonify/{TOKEN}", data=body_with(**INBOUND, state="error"),
+                        headers={"Content-Type": "application/json"})
+    assert again.get_json() == {"status": "duplicate", "event_ids": [event_id]}
+
+
+def test_duplicate_is_200_and_stores_nothing_new(client, engine, frozen_clock):
+    first = send(client, Case("first", sample_bytes(SENT), 200)).get_json()
+    again = send(client, Case("again", sample_bytes(SENT), 200))
+    assert again.status_code == 200
+    assert again.get_json() == {"status": "duplicate", "event_ids": first["event_ids"]}
+    assert len(rows(engine, "SELECT id FROM events")) == 1
+    assert len(rows(engine, "SELECT id FROM receipts")) == 1
+
+
+def test_list_with_one_new_message_is_accepted(client, engine, frozen_clock):
+    first = send(client, Case("first", sample_bytes(SENT), 200)).get_json()
+    both = json.dumps([message(), message(state="error")]).encode()
+    answer = send(client, Case("both", both, 200)).get_json()
+    assert answer["status"] == "accepted"
+    assert answer["event_ids"][0] == first["event_ids"][0]
+    (status,) = rows(engine, "SELECT status FROM message_status")
+    assert status["status"] == "failed"
+
+
+@pytest.mark.parametrize("type_", ["message.sent", "message.accepted", "message.failed",
+                                   "message.received"])
+def test_sample_is_accepted(client, engine, frozen_clock, type_):
+    sample = phonify.vendor.sample(type_, SECRETS["phonify_tokens"], frozen_clock())
+    assert sample.path == f"/webhooks/phonify/{TOKEN}"
+    answer = client.open(sample.path, method=sample.method, data=sample.body,
+                         headers=sample.headers)
+    assert answer.status_code == 200, answer.get_json()
+    (stored,) = rows(engine, "SELECT type FROM events")
+    assert stored["type"] == type_
