@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from flask import Flask
 from sqlalchemy import Engine
 
-from switchboard.config import Settings, load_settings
+from switchboard.config import ConfigError, Settings, load_settings
 from switchboard.models import make_engine
 
 
@@ -34,6 +34,12 @@ def create_app(overrides: Mapping[str, object] | None = None,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     from switchboard.api import errors, webhooks
+    from switchboard.handlers.registry import import_modules
+
+    try:
+        import_modules(settings.handler_modules)
+    except ImportError as exc:
+        raise ConfigError(f"SWITCHBOARD_HANDLER_MODULES: cannot import {exc.name!r}") from None
 
     errors.init_app(app)
     app.register_blueprint(webhooks.bp)

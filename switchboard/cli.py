@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import click
@@ -12,6 +11,8 @@ from flask import current_app
 from flask.cli import AppGroup, ScriptInfo, with_appcontext
 
 from switchboard import clock
+from switchboard.commands import subscriptions as subscriptions_commands
+from switchboard.commands import worker as worker_commands
 from switchboard.config import ConfigError
 from switchboard.models import migrate
 from switchboard.vendors.registry import VENDORS
@@ -39,17 +40,6 @@ def db_upgrade() -> None:
     """Apply every migration not yet applied."""
     migrate.upgrade(current_app.extensions["switchboard"].engine)
     click.echo("database is up to date")
-
-
-@cli.command()
-@click.option("--bind", default="127.0.0.1:8000", show_default=True)
-@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
-def serve(bind: str, workers: int) -> None:
-    """Serve HTTP with gunicorn (the production server, sync workers)."""
-    _create_app()  # bad settings stop here with one line, not in every gunicorn worker
-    argv = [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
-            "switchboard.wsgi:app"]
-    os.execvp(sys.executable, argv)  # noqa: S606 - our own interpreter, fixed arguments
 
 
 @cli.command()
@@ -83,9 +73,18 @@ def simulate(vendor: str, type_: str | None, url: str) -> None:
         sys.exit(1)
 
 
+cli.add_command(subscriptions_commands.subscriptions)
+cli.add_command(worker_commands.worker)
+cli.add_command(worker_commands.serve)
+
+
 def main() -> None:
     try:
         cli.main(prog_name="switchboard", obj=ScriptInfo(create_app=_create_app))
     except ConfigError as exc:
         click.echo(f"switchboard: configuration error: {exc}", err=True)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -9,7 +9,8 @@ import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
+from sqlalchemy.exc import DBAPIError
 
 from switchboard import clock
 from switchboard.app import create_app
@@ -57,13 +58,29 @@ def _sqlite_template(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def _pg_migrated():
-    engine = make_engine(_database_url(PG_URL))
+    """A scratch database of our own beside the given one, so two test runs on one server
+    (a developer's and CI's, or two developers') never truncate each other's rows."""
+    base = make_url(_database_url(PG_URL))
+    scratch = f"{base.database}_sb{os.getpid()}"
+    admin = make_engine(base.render_as_string(hide_password=False))
+    try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}"'))
+            conn.execute(text(f'CREATE DATABASE "{scratch}"'))
+        url = base.set(database=scratch).render_as_string(hide_password=False)
+    except DBAPIError:  # no CREATEDB right: use the given database as it is
+        url, scratch = base.render_as_string(hide_password=False), None
+    engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     upgrade(engine)
     engine.dispose()
-    return _database_url(PG_URL)
+    yield url
+    if scratch:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(params=BACKENDS)

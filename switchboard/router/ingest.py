@@ -1,8 +1,8 @@
 """Ingest: one verified callback stored in one transaction, exactly once.
 
-Receipt, events and the status projection commit together or not at all. Dedup is the
-events table's unique dedup_key with INSERT ... ON CONFLICT DO NOTHING, so concurrent
-copies of one callback race safely: one inserts, the rest find its id.
+Receipt, events, the status projection and the delivery rows (the outbox) commit together
+or not at all. Dedup is the events table's unique dedup_key with INSERT ... ON CONFLICT DO
+NOTHING, so concurrent copies of one callback race safely: one inserts, the rest find its id.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine
 
 from switchboard.events import NormalizedEvent
 from switchboard.ids import new_id
+from switchboard.router import outbox
 from switchboard.router.projection import FANOUT, project
 from switchboard.router.statements import IngestStatements, statements_for
 from switchboard.vendors.base import Inbound
@@ -56,7 +57,7 @@ def store_events(conn: Connection, stmts: IngestStatements, receipt_id: str,
                  events: list[NormalizedEvent], now: datetime) -> IngestResult:
     event_ids: list[str] = []
     new_ids: list[str] = []
-    fanout_ids: list[str] = []
+    fanout: list[outbox.Routed] = []
     for event in events:
         event_id = new_id("evt")
         inserted = conn.execute(stmts.insert_event, {
@@ -74,10 +75,13 @@ def store_events(conn: Connection, stmts: IngestStatements, receipt_id: str,
         if disposition != FANOUT:
             conn.execute(stmts.set_disposition, {"w_id": event_id, "disposition": disposition})
         else:
-            fanout_ids.append(event_id)
+            fanout.append(outbox.Routed(event_id, event.type, event.vendor))
         event_ids.append(event_id)
         new_ids.append(event_id)
-    return IngestResult("accepted" if new_ids else "duplicate", event_ids, new_ids, fanout_ids)
+    # Superseded and conflicting receipts are stored but owe nobody a delivery.
+    outbox.enqueue(conn, fanout, now)
+    return IngestResult("accepted" if new_ids else "duplicate", event_ids, new_ids,
+                        [f.event_id for f in fanout])
 
 
 def store_failed_receipt(engine: Engine, inbound: Inbound, kept_headers: tuple[str, ...],

@@ -1,0 +1,78 @@
+"""In-process handlers: `@on("message.delivered")`, `@on("message.*")`, `@on("*")`.
+
+Each handler is connected to the blinker signal `event_stored` (strongly: blinker holds weak
+references by default, and a handler must not vanish), and kept here by name, because the
+worker calls each one itself, after commit, recording a failure against that handler alone
+(blinker's send() would stop at the first exception).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from switchboard.router.signals import event_stored
+
+HandlerFn = Callable[[dict], Any]
+
+
+@dataclass(frozen=True)
+class Handler:
+    name: str
+    patterns: tuple[str, ...]
+    vendors: tuple[str, ...] | None
+    fn: HandlerFn
+    receiver: Callable[..., Any] | None = None
+
+    def wants(self, event_type: str, vendor: str) -> bool:
+        return matches(self.patterns, self.vendors, event_type, vendor)
+
+
+HANDLERS: dict[str, Handler] = {}
+
+
+def matches(patterns: Iterable[str], vendors: Iterable[str] | None, event_type: str,
+            vendor: str) -> bool:
+    """Event-type patterns are globs: "message.*", "*", or an exact type."""
+    if vendors and vendor not in vendors:
+        return False
+    return any(fnmatchcase(event_type, pattern) for pattern in patterns)
+
+
+def on(*patterns: str, vendors: Iterable[str] | None = None,
+       name: str | None = None) -> Callable[[HandlerFn], HandlerFn]:
+    """Register a function to receive every stored event matching one of the patterns."""
+    chosen = patterns or ("*",)
+
+    def register(fn: HandlerFn) -> HandlerFn:
+        handler_name = name or f"{fn.__module__}.{fn.__qualname__}"
+        wanted = tuple(vendors) if vendors else None
+
+        def receiver(sender: str, event: dict, **_: Any) -> Any:
+            return fn(event) if matches(chosen, wanted, sender, event["vendor"]) else None
+
+        unregister(handler_name)
+        HANDLERS[handler_name] = Handler(handler_name, tuple(chosen), wanted, fn, receiver)
+        event_stored.connect(receiver, weak=False)
+        return fn
+
+    return register
+
+
+def unregister(name: str) -> None:
+    handler = HANDLERS.pop(name, None)
+    if handler is not None and handler.receiver is not None:
+        event_stored.disconnect(handler.receiver)
+
+
+def matching(event_type: str, vendor: str) -> list[Handler]:
+    return [h for h in HANDLERS.values() if h.wants(event_type, vendor)]
+
+
+def import_modules(modules: Iterable[str]) -> None:
+    """Import the modules named in SWITCHBOARD_HANDLER_MODULES so their @on calls run."""
+    for module in modules:
+        importlib.import_module(module)

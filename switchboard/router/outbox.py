@@ -1,0 +1,76 @@
+"""The transactional outbox: delivery rows written in the same transaction as their event,
+one per event and matching target (an HTTP subscription or an in-process handler)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, select, text
+
+from switchboard.handlers.registry import matches, matching
+from switchboard.ids import new_id
+from switchboard.models import Delivery, Subscription
+
+_deliveries = Delivery.__table__
+_subs = Subscription.__table__
+
+NOTIFY_CHANNEL = "switchboard_deliveries"
+INSERT_DELIVERY = _deliveries.insert()
+ACTIVE_SUBSCRIPTIONS = select(_subs.c.id, _subs.c.event_types, _subs.c.vendors).where(
+    _subs.c.active.is_(True), _subs.c.deleted_at.is_(None))
+# pg_notify inside the transaction is delivered at commit, so a worker never wakes for a
+# row it cannot see yet.
+NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')")
+
+
+@dataclass(frozen=True)
+class Routed:
+    event_id: str
+    type: str
+    vendor: str
+
+
+def delivery_row(event_id: str, now: datetime, *, subscription_id: str | None = None,
+                 handler: str | None = None, replay: bool = False) -> dict:
+    return {"id": new_id("dlv"), "event_id": event_id, "subscription_id": subscription_id,
+            "handler": handler, "state": "pending", "attempts": 0, "next_attempt_at": now,
+            "lease_until": None, "leased_by": None, "replay": replay, "created_at": now,
+            "finished_at": None, "last_error": None}
+
+
+def plan(conn: Connection, events: Iterable[Routed], now: datetime, *,
+         subscription_id: str | None = None, include_handlers: bool = True,
+         replay: bool = False) -> list[dict]:
+    """The delivery rows these events are owed (not yet written)."""
+    events = list(events)
+    if not events:
+        return []
+    subs = conn.execute(ACTIVE_SUBSCRIPTIONS).all()
+    if subscription_id is not None:
+        subs = [s for s in subs if s.id == subscription_id]
+    rows = []
+    for event in events:
+        for sub in subs:
+            if matches(sub.event_types, sub.vendors, event.type, event.vendor):
+                rows.append(delivery_row(event.event_id, now, subscription_id=sub.id,
+                                         replay=replay))
+        if include_handlers:
+            rows.extend(delivery_row(event.event_id, now, handler=h.name, replay=replay)
+                        for h in matching(event.type, event.vendor))
+    return rows
+
+
+def write(conn: Connection, rows: list[dict]) -> None:
+    if not rows:
+        return
+    conn.execute(INSERT_DELIVERY, rows)
+    if conn.dialect.name == "postgresql":
+        conn.execute(NOTIFY)
+
+
+def enqueue(conn: Connection, events: Iterable[Routed], now: datetime) -> int:
+    rows = plan(conn, events, now)
+    write(conn, rows)
+    return len(rows)

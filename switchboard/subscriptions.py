@@ -1,0 +1,145 @@
+"""Subscriptions: the functions the CLI and the admin API share to manage them."""
+
+from __future__ import annotations
+
+import base64
+import secrets as random_secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from switchboard.config import Settings
+from switchboard.ids import new_id
+from switchboard.models import Subscription
+from switchboard.url_policy import UrlRefused, check_url
+
+_subs = Subscription.__table__
+
+# After a rotation the old secret keeps signing beside the new one for this long, so a
+# subscriber can deploy the new secret without dropping a delivery.
+ROTATION_OVERLAP = timedelta(hours=24)
+
+
+class SubscriptionError(ValueError):
+    def __init__(self, field: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.field, self.message, self.status = field, message, status
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(random_secrets.token_bytes(24)).decode()
+
+
+def public(row: Any) -> dict:
+    """A subscription as operators see it: never its secret."""
+    return {
+        "id": row.id, "url": row.url, "event_types": list(row.event_types),
+        "vendors": list(row.vendors) if row.vendors else None,
+        "description": row.description, "active": row.active,
+        "disabled_reason": row.disabled_reason,
+        "failing_since": row.failing_since.isoformat() if row.failing_since else None,
+        "created_at": row.created_at.isoformat(),
+        "deleted_at": row.deleted_at.isoformat() if row.deleted_at else None,
+    }
+
+
+def _validate(url: Any, event_types: Any, vendors: Any, settings: Settings) -> None:
+    from switchboard.vendors.registry import VENDORS
+
+    if not isinstance(url, str):
+        raise SubscriptionError("url", "url must be a string")
+    try:
+        check_url(url, settings.allow_private_urls)
+    except UrlRefused as exc:
+        raise SubscriptionError("url", str(exc)) from None
+    if (not isinstance(event_types, list) or not event_types
+            or not all(isinstance(t, str) and t.strip() for t in event_types)):
+        raise SubscriptionError("event_types",
+                                'event_types must be a non-empty list, e.g. ["message.*"]')
+    if vendors is not None:
+        if not isinstance(vendors, list) or not all(isinstance(v, str) for v in vendors):
+            raise SubscriptionError("vendors", "vendors must be a list of vendor names")
+        unknown = sorted(set(vendors) - set(VENDORS))
+        if unknown:
+            raise SubscriptionError("vendors", f"unknown vendors: {', '.join(unknown)}")
+
+
+def create(conn: Connection, settings: Settings, now: datetime, *, url: str,
+           event_types: list[str], vendors: list[str] | None = None,
+           description: str = "") -> tuple[dict, str]:
+    """Store a new subscription; return it and its secret (shown this once)."""
+    _validate(url, event_types, vendors or None, settings)
+    if not isinstance(description, str):
+        raise SubscriptionError("description", "description must be a string")
+    row = {"id": new_id("sub"), "url": url, "event_types": event_types,
+           "vendors": vendors or None, "description": description, "active": True,
+           "secret": new_secret(), "previous_secret": None, "previous_secret_until": None,
+           "failing_since": None, "disabled_reason": None, "created_at": now,
+           "deleted_at": None}
+    conn.execute(_subs.insert(), row)
+    return public(get_row(conn, row["id"])), row["secret"]
+
+
+def get_row(conn: Connection, subscription_id: str, include_deleted: bool = False) -> Any:
+    query = select(_subs).where(_subs.c.id == subscription_id)
+    if not include_deleted:
+        query = query.where(_subs.c.deleted_at.is_(None))
+    row = conn.execute(query).first()
+    if row is None:
+        raise SubscriptionError("id", f"no subscription {subscription_id!r}", status=404)
+    return row
+
+
+def list_all(conn: Connection, include_deleted: bool = False) -> list[dict]:
+    query = select(_subs).order_by(_subs.c.created_at, _subs.c.id)
+    if not include_deleted:
+        query = query.where(_subs.c.deleted_at.is_(None))
+    return [public(row) for row in conn.execute(query)]
+
+
+def update_fields(conn: Connection, settings: Settings, subscription_id: str,
+                  changes: dict[str, Any]) -> dict:
+    row = get_row(conn, subscription_id)
+    allowed = {"url", "event_types", "vendors", "description", "active"}
+    unknown = sorted(set(changes) - allowed)
+    if unknown:
+        raise SubscriptionError(unknown[0], f"{unknown[0]} cannot be changed")
+    merged = {"url": row.url, "event_types": list(row.event_types),
+              "vendors": list(row.vendors) if row.vendors else None} | {
+        k: v for k, v in changes.items() if k in {"url", "event_types", "vendors"}}
+    _validate(merged["url"], merged["event_types"], merged["vendors"], settings)
+    if "description" in changes and not isinstance(changes["description"], str):
+        raise SubscriptionError("description", "description must be a string")
+    if "active" in changes and not isinstance(changes["active"], bool):
+        raise SubscriptionError("active", "active must be true or false")
+    values = dict(changes)
+    if values.get("active") is True:
+        values.update(failing_since=None, disabled_reason=None)
+    if values.get("active") is False:
+        values.setdefault("disabled_reason", "disabled by an operator")
+    if values:
+        conn.execute(update(_subs).where(_subs.c.id == subscription_id).values(**values))
+    return public(get_row(conn, subscription_id))
+
+
+def set_active(conn: Connection, settings: Settings, subscription_id: str,
+               active: bool) -> dict:
+    """Disable or enable. Enabling does not resend what was missed: that is replay's job."""
+    return update_fields(conn, settings, subscription_id, {"active": active})
+
+
+def rotate_secret(conn: Connection, subscription_id: str, now: datetime) -> str:
+    row = get_row(conn, subscription_id)
+    secret = new_secret()
+    conn.execute(update(_subs).where(_subs.c.id == subscription_id).values(
+        secret=secret, previous_secret=row.secret,
+        previous_secret_until=now + ROTATION_OVERLAP))
+    return secret
+
+
+def delete(conn: Connection, subscription_id: str, now: datetime) -> None:
+    """Soft delete: kept for the history of its deliveries, never sent to again."""
+    get_row(conn, subscription_id)
+    conn.execute(update(_subs).where(_subs.c.id == subscription_id).values(
+        deleted_at=now, active=False, disabled_reason="deleted"))

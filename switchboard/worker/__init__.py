@@ -1,0 +1,1 @@
+"""The delivery worker: claims due deliveries, sends them, records what happened."""

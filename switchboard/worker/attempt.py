@@ -1,0 +1,99 @@
+"""One attempt at one delivery: call the handler or POST to the subscriber, and decide what
+follows (success, retry at a time, dead, or cancelled)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+import urllib3
+
+from switchboard.config import Settings
+from switchboard.events import isoformat
+from switchboard.handlers.registry import HANDLERS
+from switchboard.url_policy import UrlRefused, check_url
+from switchboard.worker.retry import at, next_delay, parse_retry_after
+from switchboard.worker.send import SendResult, post
+from switchboard.worker.store import Outcome
+
+log = logging.getLogger("switchboard.worker")
+
+
+def event_payload(row: Any) -> dict:
+    return {"id": row.event_id, "type": row.type, "vendor": row.vendor,
+            "vendor_event_id": row.vendor_event_id, "occurred_at": isoformat(row.occurred_at),
+            "received_at": isoformat(row.received_at), "data": row.data, "raw": row.raw}
+
+
+def run(row: Any, pool: urllib3.PoolManager, settings: Settings, now: datetime) -> Outcome:
+    if row.handler is not None:
+        return _handler(row, settings, now)
+    if row.url is None or not row.active or row.deleted_at is not None:
+        # Re-enabling a subscription does not resend what it missed: replay does that.
+        return Outcome(row.id, "cancelled", row.attempts, now, now,
+                       "subscription disabled or deleted before delivery", None)
+    return _http(row, pool, settings, now)
+
+
+def _http(row: Any, pool: urllib3.PoolManager, settings: Settings, now: datetime) -> Outcome:
+    try:
+        check_url(row.url, settings.allow_private_urls)
+    except UrlRefused as exc:
+        result = SendResult(None, f"refused: {exc}", None, 0.0)
+    else:
+        secrets = [row.secret]
+        if row.previous_secret and row.previous_secret_until and row.previous_secret_until > now:
+            secrets.append(row.previous_secret)
+        payload = json.dumps(event_payload(row), separators=(",", ":"))
+        result = post(pool, row.url, row.event_id, payload, secrets,
+                      settings.delivery_timeout)
+    attempts = row.attempts + 1
+    attempt = {"delivery_id": row.id, "started_at": now, "duration_ms": result.duration_ms,
+               "status_code": result.status_code, "error": result.error,
+               "response_body": result.body}
+    log.info("delivery %s event %s -> %s %s in %.1f ms", row.id, row.event_id, row.url,
+             result.status_code or result.error, result.duration_ms)
+    if result.ok:
+        return Outcome(row.id, "succeeded", attempts, now, now, None, attempt,
+                       row.subscription_id, "recovered")
+    error = result.error or f"HTTP {result.status_code}"
+    if result.status_code == 410:
+        return Outcome(row.id, "dead", attempts, now, now, error + " (subscription disabled)",
+                       attempt, row.subscription_id, "gone")
+    retry_after = None
+    if result.status_code in (429, 503):
+        retry_after = parse_retry_after(result.retry_after, now)
+    return _failed(row, attempts, error, attempt, settings, now, retry_after, "failing")
+
+
+def _handler(row: Any, settings: Settings, now: datetime) -> Outcome:
+    attempts = row.attempts + 1
+    handler = HANDLERS.get(row.handler)
+    started = datetime.now(now.tzinfo)
+    error = None
+    if handler is None:
+        error = f"handler {row.handler!r} is not registered in this worker"
+    else:
+        try:
+            handler.fn(event_payload(row))
+        except Exception as exc:  # noqa: BLE001 - one handler's failure is its own
+            log.exception("handler %s failed on event %s", row.handler, row.event_id)
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+    duration = (datetime.now(now.tzinfo) - started).total_seconds() * 1000
+    attempt = {"delivery_id": row.id, "started_at": now, "duration_ms": duration,
+               "status_code": None, "error": error, "response_body": None}
+    if error is None:
+        return Outcome(row.id, "succeeded", attempts, now, now, None, attempt)
+    return _failed(row, attempts, error, attempt, settings, now, None, None)
+
+
+def _failed(row: Any, attempts: int, error: str, attempt: dict, settings: Settings,
+            now: datetime, retry_after: float | None, effect: str | None) -> Outcome:
+    delay = next_delay(settings.retry_schedule, attempts, retry_after)
+    if delay is None:
+        return Outcome(row.id, "dead", attempts, now, now, error, attempt,
+                       row.subscription_id, effect)
+    return Outcome(row.id, "pending", attempts, at(now, delay), None, error, attempt,
+                   row.subscription_id, effect)

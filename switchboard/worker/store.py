@@ -1,0 +1,142 @@
+"""The worker's database side: claim due deliveries under a lease, record outcomes.
+
+PostgreSQL: UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED), so any number of
+workers take disjoint batches without waiting on each other. SQLite: the same statement
+runs under the database write lock, which serialises claims. Either way a claim is a lease:
+if the worker dies, lease_until passes and another worker claims the row again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, or_, select, update
+
+from switchboard.models import Attempt, Delivery, Event, Subscription
+
+_d = Delivery.__table__
+_e = Event.__table__
+_s = Subscription.__table__
+_a = Attempt.__table__
+
+_due = (
+    select(_d.c.id)
+    .where(_d.c.state == "pending", _d.c.next_attempt_at <= bindparam("now"),
+           or_(_d.c.lease_until.is_(None), _d.c.lease_until < bindparam("now")))
+    .order_by(_d.c.next_attempt_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+CLAIM = (
+    update(_d)
+    .where(_d.c.id.in_(_due.scalar_subquery()))
+    .values(lease_until=bindparam("lease_until"), leased_by=bindparam("worker"))
+    .returning(_d.c.id)
+)
+DETAILS = (
+    select(_d.c.id, _d.c.event_id, _d.c.subscription_id, _d.c.handler, _d.c.attempts,
+           _e.c.type, _e.c.vendor, _e.c.vendor_event_id, _e.c.occurred_at, _e.c.received_at,
+           _e.c.data, _e.c.raw, _s.c.url, _s.c.active, _s.c.deleted_at, _s.c.secret,
+           _s.c.previous_secret, _s.c.previous_secret_until)
+    .join(_e, _e.c.id == _d.c.event_id)
+    .outerjoin(_s, _s.c.id == _d.c.subscription_id)
+    .where(_d.c.id.in_(bindparam("ids", expanding=True)))
+)
+FINISH = (
+    update(_d)
+    .where(_d.c.id == bindparam("b_id"), _d.c.leased_by == bindparam("b_worker"))
+    .values(state=bindparam("state"), attempts=bindparam("attempts"),
+            next_attempt_at=bindparam("next_attempt_at"), finished_at=bindparam("finished_at"),
+            last_error=bindparam("last_error"), lease_until=None, leased_by=None)
+)
+RELEASE = (
+    update(_d)
+    .where(_d.c.id.in_(bindparam("ids", expanding=True)), _d.c.leased_by == bindparam("worker"))
+    .values(lease_until=None, leased_by=None)
+)
+RECORD_ATTEMPT = _a.insert()
+SUB_RECOVERED = (
+    update(_s).where(_s.c.id == bindparam("b_id"), _s.c.failing_since.is_not(None))
+    .values(failing_since=None)
+)
+SUB_FAILING = (
+    update(_s).where(_s.c.id == bindparam("b_id"), _s.c.failing_since.is_(None))
+    .values(failing_since=bindparam("now"))
+)
+SUB_DISABLE_STALE = (
+    update(_s)
+    .where(_s.c.id == bindparam("b_id"), _s.c.active.is_(True),
+           _s.c.failing_since <= bindparam("cutoff"))
+    .values(active=False, disabled_reason=bindparam("reason"))
+)
+SUB_DISABLE = (
+    update(_s).where(_s.c.id == bindparam("b_id"), _s.c.active.is_(True))
+    .values(active=False, disabled_reason=bindparam("reason"))
+)
+
+
+@dataclass
+class Outcome:
+    """What happened to one claimed delivery, ready to be written."""
+
+    delivery_id: str
+    state: str  # pending (retry) | succeeded | dead | cancelled
+    attempts: int
+    next_attempt_at: datetime
+    finished_at: datetime | None
+    last_error: str | None
+    attempt: dict[str, Any] | None  # the attempt row, None when nothing was tried
+    subscription_id: str | None = None
+    subscription_effect: str | None = None  # recovered | failing | gone
+
+
+def claim(conn: Connection, worker_id: str, now: datetime, limit: int,
+          lease: timedelta) -> list[Any]:
+    ids = [row.id for row in conn.execute(CLAIM, {"now": now, "limit": limit,
+                                                  "lease_until": now + lease,
+                                                  "worker": worker_id})]
+    if not ids:
+        return []
+    return list(conn.execute(DETAILS, {"ids": ids}))
+
+
+def record(conn: Connection, worker_id: str, outcomes: list[Outcome], now: datetime,
+           disable_after: float) -> None:
+    if not outcomes:
+        return
+    conn.execute(FINISH, [{
+        "b_id": o.delivery_id, "b_worker": worker_id, "state": o.state,
+        "attempts": o.attempts, "next_attempt_at": o.next_attempt_at,
+        "finished_at": o.finished_at, "last_error": o.last_error,
+    } for o in outcomes])
+    attempts = [o.attempt for o in outcomes if o.attempt is not None]
+    if attempts:
+        conn.execute(RECORD_ATTEMPT, attempts)
+    effects: dict[str, str] = {}
+    for o in outcomes:
+        if o.subscription_id and o.subscription_effect:
+            # gone (410) beats failing beats recovered within one batch
+            rank = {"recovered": 0, "failing": 1, "gone": 2}
+            current = effects.get(o.subscription_id)
+            if current is None or rank[o.subscription_effect] > rank[current]:
+                effects[o.subscription_id] = o.subscription_effect
+    for sub_id, effect in effects.items():
+        if effect == "recovered":
+            conn.execute(SUB_RECOVERED, {"b_id": sub_id})
+        elif effect == "gone":
+            conn.execute(SUB_DISABLE, {"b_id": sub_id,
+                                       "reason": "subscriber answered 410 Gone"})
+        else:
+            conn.execute(SUB_FAILING, {"b_id": sub_id, "now": now})
+            conn.execute(SUB_DISABLE_STALE, {
+                "b_id": sub_id, "cutoff": now - timedelta(seconds=disable_after),
+                "reason": f"failing for {int(disable_after)}s without a success"})
+
+
+def release(conn: Connection, worker_id: str, ids: list[str]) -> None:
+    """Give claimed deliveries back untouched (a worker stopping before it sent them)."""
+    if ids:
+        conn.execute(RELEASE, {"ids": ids, "worker": worker_id})
+

@@ -1,0 +1,61 @@
+"""How an idle worker learns there is new work: LISTEN/NOTIFY on PostgreSQL, a short poll on
+SQLite. A missed wake-up only costs the poll interval; correctness never depends on it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy import Engine
+
+from switchboard.router.outbox import NOTIFY_CHANNEL
+
+log = logging.getLogger("switchboard.worker")
+
+
+class Wakeup:
+    def __init__(self, engine: Engine, poll_interval: float) -> None:
+        self.poll_interval = poll_interval
+        self._stop = threading.Event()
+        self._dsn = None
+        self._conn = None
+        if engine.dialect.name == "postgresql":
+            url = engine.url.set(drivername="postgresql")
+            self._dsn = url.render_as_string(hide_password=False)
+
+    def wait(self, timeout: float) -> None:
+        """Return when new work may be there, after at most `timeout` seconds."""
+        if self._dsn is None or self._stop.is_set():
+            self._stop.wait(min(timeout, self.poll_interval))
+            return
+        try:
+            conn = self._listen()
+            for _ in conn.notifies(timeout=timeout, stop_after=1):
+                pass
+        except Exception as exc:  # noqa: BLE001 - the database may be restarting
+            log.warning("LISTEN unavailable (%s); polling", type(exc).__name__)
+            self._close()
+            self._stop.wait(min(timeout, self.poll_interval))
+
+    def _listen(self):
+        if self._conn is None or self._conn.closed:
+            import psycopg
+
+            self._conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=5)
+            self._conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        return self._conn
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001, S110 - closing a broken connection
+                pass
+            self._conn = None
+
+    def close(self) -> None:
+        self.stop()
+        self._close()

@@ -1,0 +1,315 @@
+"""Fan-out through the worker: signed deliveries to real local subscribers, filters,
+retries, Retry-After, 410, dead letters, handler isolation, secret rotation."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from switchboard import subscriptions as subs
+from switchboard.handlers.registry import on, unregister
+from switchboard.models import Attempt, Delivery
+from switchboard.router.event_rows import load_event
+from switchboard.worker.runner import Worker
+from tests.callbacks import send_honkio
+from tests.conftest import rows
+from tests.subscriber import Subscriber
+
+
+@pytest.fixture
+def subscriber():
+    server = Subscriber().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_worker(engine, settings):
+    made = []
+
+    def build(**changes):
+        worker = Worker(engine, dataclasses.replace(settings, **changes), concurrency=4,
+                        poll_interval=0.02)
+        made.append(worker)
+        return worker
+
+    yield build
+    for worker in made:
+        worker.close()
+
+
+def subscribe(engine, settings, url, event_types=("*",), vendors=None):
+    with engine.begin() as conn:
+        return subs.create(conn, settings, settings_now(), url=url,
+                           event_types=list(event_types), vendors=vendors)
+
+
+def settings_now():
+    from switchboard import clock
+
+    return clock.now()
+
+
+def deliveries(engine):
+    table = Delivery.__table__
+    with engine.connect() as conn:
+        return conn.execute(select(table).order_by(table.c.created_at, table.c.id)) \
+            .mappings().all()
+
+
+def attempts(engine, delivery_id):
+    table = Attempt.__table__
+    with engine.connect() as conn:
+        return conn.execute(select(table).where(table.c.delivery_id == delivery_id)
+                            .order_by(table.c.id)).mappings().all()
+
+
+def test_delivery_is_signed_per_standard_webhooks(client, engine, settings, subscriber,
+                                                  make_worker, frozen_clock):
+    sub, secret = subscribe(engine, settings, subscriber.url)
+    (event_id,) = send_honkio(client)
+    assert make_worker().run_once() == 1
+    (got,) = subscriber.received
+    verified = Webhook(secret).verify(got.body, got.headers)
+    assert verified == json.loads(json.dumps(load_event(engine, event_id)))
+    assert got.headers["webhook-id"] == event_id
+    with pytest.raises(WebhookVerificationError):
+        Webhook(subs.new_secret()).verify(got.body, got.headers)
+    (delivery,) = deliveries(engine)
+    assert delivery["state"] == "succeeded" and delivery["subscription_id"] == sub["id"]
+    (attempt,) = attempts(engine, delivery["id"])
+    assert attempt["status_code"] == 200 and attempt["response_body"] == '{"ok": true}'
+
+
+def test_type_and_vendor_filters(client, engine, settings, subscriber, make_worker,
+                                 frozen_clock):
+    exact, _ = subscribe(engine, settings, subscriber.url + "/exact", ["message.delivered"])
+    wildcard, _ = subscribe(engine, settings, subscriber.url + "/all", ["message.*"])
+    other_vendor, _ = subscribe(engine, settings, subscriber.url + "/canary", ["*"],
+                                vendors=["canary"])
+    (delivered,) = send_honkio(client, "delivered")
+    (sent,) = send_honkio(client, "sent")
+    made = {(d["event_id"], d["subscription_id"]) for d in deliveries(engine)}
+    assert made == {(delivered, exact["id"]), (delivered, wildcard["id"]),
+                    (sent, wildcard["id"])}
+    make_worker().run_once()
+    assert sorted(subscriber.webhook_ids()) == sorted([delivered, delivered, sent])
+    assert other_vendor["id"] not in {d["subscription_id"] for d in deliveries(engine)}
+
+
+def test_retry_after_500_then_success(client, engine, settings, subscriber, make_worker,
+                                      frozen_clock):
+    subscribe(engine, settings, subscriber.url)
+    subscriber.reply(500, body=b"boom")
+    send_honkio(client)
+    worker = make_worker(retry_schedule=(0, 10, 60))
+    worker.run_once()
+    (delivery,) = deliveries(engine)
+    assert delivery["state"] == "pending" and delivery["attempts"] == 1
+    wait = (delivery["next_attempt_at"] - frozen_clock.moment).total_seconds()
+    assert 8 <= wait <= 12  # 10 s, ±20% jitter
+    assert worker.run_once() == 0  # not due yet
+    frozen_clock.advance(12.5)
+    assert worker.run_once() == 1
+    (delivery,) = deliveries(engine)
+    assert delivery["state"] == "succeeded" and delivery["attempts"] == 2
+    got = attempts(engine, delivery["id"])
+    assert [(a["status_code"], a["response_body"]) for a in got] == [
+        (500, "boom"), (200, '{"ok": true}')]
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_is_honoured(client, engine, settings, subscriber, make_worker,
+                                 frozen_clock, status):
+    subscribe(engine, settings, subscriber.url)
+    subscriber.reply(status, {"Retry-After": "120"})
+    send_honkio(client)
+    make_worker(retry_schedule=(0, 5, 5)).run_once()
+    (delivery,) = deliveries(engine)
+    assert delivery["next_attempt_at"] == frozen_clock.moment + timedelta(seconds=120)
+
+
+def test_410_disables_the_subscription(client, engine, settings, subscriber, make_worker,
+                                       frozen_clock):
+    sub, _ = subscribe(engine, settings, subscriber.url)
+    subscriber.reply(410)
+    send_honkio(client)
+    make_worker().run_once()
+    (delivery,) = deliveries(engine)
+    assert delivery["state"] == "dead"
+    (stored,) = rows(engine, "SELECT active, disabled_reason FROM subscriptions")
+    assert stored["active"] in (False, 0) and "410" in stored["disabled_reason"]
+    send_honkio(client)
+    assert len(deliveries(engine)) == 1  # nothing more owed to a gone subscriber
+
+
+def test_dead_after_the_last_attempt(client, engine, settings, subscriber, make_worker,
+                                     frozen_clock):
+    subscribe(engine, settings, subscriber.url)
+    subscriber.default = (500, {}, b"down")
+    send_honkio(client)
+    worker = make_worker(retry_schedule=(0, 1, 2))
+    for _ in range(3):
+        assert worker.run_once() == 1
+        frozen_clock.advance(3)
+    (delivery,) = deliveries(engine)
+    assert delivery["state"] == "dead" and delivery["attempts"] == 3
+    assert delivery["last_error"] == "HTTP 500"
+    assert worker.run_once() == 0
+    assert len(subscriber.received) == 3
+
+
+def test_connection_refused_is_retried(client, engine, settings, make_worker, frozen_clock):
+    closed = Subscriber()
+    url = closed.url
+    closed.server.server_close()  # nothing listens on this port now
+    subscribe(engine, settings, url)
+    send_honkio(client)
+    make_worker().run_once()
+    (delivery,) = deliveries(engine)
+    assert delivery["state"] == "pending" and delivery["attempts"] == 1
+    (attempt,) = attempts(engine, delivery["id"])
+    assert attempt["status_code"] is None and "Error" in attempt["error"]
+
+
+def test_failing_handler_is_isolated_and_retried(client, engine, settings, make_worker,
+                                                 frozen_clock):
+    seen = {"first": [], "third": []}
+    calls = {"broken": 0}
+
+    @on("message.*", name="test.first")
+    def first(event):
+        seen["first"].append(event["id"])
+
+    @on("message.delivered", name="test.broken")
+    def broken(event):
+        calls["broken"] += 1
+        raise RuntimeError("handler bug")
+
+    @on("*", name="test.third")
+    def third(event):
+        seen["third"].append(event["id"])
+
+    try:
+        (event_id,) = send_honkio(client)
+        worker = make_worker(retry_schedule=(0, 1))
+        worker.run_once()
+        assert seen == {"first": [event_id], "third": [event_id]}
+        states = {d["handler"]: (d["state"], d["last_error"]) for d in deliveries(engine)}
+        assert states == {"test.first": ("succeeded", None), "test.third": ("succeeded", None),
+                          "test.broken": ("pending", "RuntimeError: handler bug")}
+        frozen_clock.advance(2)
+        worker.run_once()
+        states = {d["handler"]: d["state"] for d in deliveries(engine)}
+        assert states["test.broken"] == "dead" and calls["broken"] == 2
+        assert seen == {"first": [event_id], "third": [event_id]}  # not rerun
+    finally:
+        for name in ("test.first", "test.broken", "test.third"):
+            unregister(name)
+
+
+def test_superseded_receipts_fan_out_nothing(client, engine, settings, subscriber,
+                                             make_worker, frozen_clock):
+    subscribe(engine, settings, subscriber.url)
+    (delivered,) = send_honkio(client, "delivered", message_id="msg_late")
+    (late_sent,) = send_honkio(client, "sent", message_id="msg_late")
+    assert [d["event_id"] for d in deliveries(engine)] == [delivered]
+    make_worker().run_once()
+    assert subscriber.webhook_ids() == [delivered]
+
+
+def test_rotated_secret_signs_beside_the_new_one_for_24h(client, engine, settings, subscriber,
+                                                          make_worker, frozen_clock):
+    sub, old = subscribe(engine, settings, subscriber.url)
+    with engine.begin() as conn:
+        new = subs.rotate_secret(conn, sub["id"], frozen_clock.moment)
+    worker = make_worker()
+    send_honkio(client)
+    worker.run_once()
+    during = subscriber.received[-1]
+    assert len(during.headers["webhook-signature"].split(" ")) == 2
+    Webhook(old).verify(during.body, during.headers)
+    Webhook(new).verify(during.body, during.headers)
+    frozen_clock.advance(24 * 3600 + 1)
+    send_honkio(client)
+    worker.run_once()
+    after = subscriber.received[-1]
+    assert len(after.headers["webhook-signature"].split(" ")) == 1
+    with pytest.raises(WebhookVerificationError):
+        Webhook(old).verify(after.body, after.headers)
+    Webhook(new).verify(after.body, after.headers)
+
+
+def test_failing_for_disable_after_disables(client, engine, settings, subscriber, make_worker,
+                                            frozen_clock):
+    sub, _ = subscribe(engine, settings, subscriber.url)
+    subscriber.default = (500, {}, b"")
+    worker = make_worker(retry_schedule=(0, 100, 100, 100), disable_after=250)
+    send_honkio(client)
+    worker.run_once()
+    frozen_clock.advance(130)
+    worker.run_once()
+    assert rows(engine, "SELECT active FROM subscriptions")[0]["active"] in (True, 1)
+    frozen_clock.advance(130)
+    worker.run_once()  # 260 s of failure without a success
+    (stored,) = rows(engine, "SELECT active, disabled_reason FROM subscriptions")
+    assert stored["active"] in (False, 0) and "failing" in stored["disabled_reason"]
+    # What it still owed is cancelled, and enabling it again resends nothing by itself.
+    frozen_clock.advance(130)
+    worker.run_once()
+    (delivery,) = deliveries(engine)
+    assert delivery["state"] == "cancelled"
+    with engine.begin() as conn:
+        subs.set_active(conn, settings, sub["id"], True)
+    received = len(subscriber.received)
+    frozen_clock.advance(1000)
+    worker.run_once()
+    assert len(subscriber.received) == received
+
+
+def test_success_clears_the_failure_streak(client, engine, settings, subscriber, make_worker,
+                                           frozen_clock):
+    subscribe(engine, settings, subscriber.url)
+    subscriber.reply(500)
+    worker = make_worker(retry_schedule=(0, 10))
+    send_honkio(client)
+    worker.run_once()
+    assert rows(engine, "SELECT failing_since FROM subscriptions")[0]["failing_since"]
+    frozen_clock.advance(13)
+    worker.run_once()
+    assert rows(engine, "SELECT failing_since FROM subscriptions")[0]["failing_since"] is None
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:9000/x", "http://localhost/x", "http://10.1.2.3/x",
+    "http://192.168.0.5/x", "http://[::1]/x", "http://169.254.169.254/latest",
+])
+def test_private_urls_are_refused_unless_allowed(engine, settings, url):
+    strict = dataclasses.replace(settings, allow_private_urls=False)
+    with engine.begin() as conn, pytest.raises(subs.SubscriptionError) as refused:
+        subs.create(conn, strict, settings_now(), url=url, event_types=["*"])
+    assert refused.value.field == "url" and "ALLOW_PRIVATE_URLS" in refused.value.message
+    with engine.begin() as conn:
+        subs.create(conn, settings, settings_now(), url=url, event_types=["*"])
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/x", "example.com/x", "http://u:p@h.io/"])
+def test_urls_must_be_http(engine, settings, url):
+    with engine.begin() as conn, pytest.raises(subs.SubscriptionError):
+        subs.create(conn, settings, settings_now(), url=url, event_types=["*"])
+
+
+def test_private_url_is_refused_at_send_time_too(client, engine, settings, subscriber,
+                                                 make_worker, frozen_clock):
+    subscribe(engine, settings, subscriber.url)  # allowed when created
+    send_honkio(client)
+    make_worker(allow_private_urls=False).run_once()
+    (delivery,) = deliveries(engine)
+    assert subscriber.received == []
+    (attempt,) = attempts(engine, delivery["id"])
+    assert attempt["error"].startswith("refused")
