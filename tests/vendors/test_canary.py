@@ -1,0 +1,253 @@
+"""Canary: one table of callbacks, signed by the production signer, and what each becomes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pytest
+
+from switchboard.router.event_rows import load_event
+from switchboard.vendors import canary
+from tests.conftest import FROZEN_AT, SECRETS, rows
+from tests.signing import canary_headers, sample_bytes, sample_json
+
+SECRET, NEW_SECRET = SECRETS["canary_secrets"]
+NOW = int(FROZEN_AT.timestamp())
+MAX_AGE, TOLERANCE = 259200, 300  # the settings' defaults, which the fixtures keep
+
+
+def body_with(status=None, type_=None, drop=None, data_drop=None, created=NOW, event_id=None,
+              **data) -> bytes:
+    """The documented sample, re-dated to now (its own `created` is years before the frozen
+    clock) and changed as a case needs."""
+    payload = sample_json("canary-delivered.json")
+    payload["created"] = created
+    if event_id is not None:
+        payload["id"] = event_id
+    if status is not None:
+        payload["data"]["status"] = status
+        payload["type"] = f"message.{status}"
+    if type_ is not None:
+        payload["type"] = type_
+    payload["data"].update(data)
+    if drop:
+        del payload[drop]
+    if data_drop:
+        del payload["data"][data_drop]
+    return json.dumps(payload).encode()
+
+
+@dataclass
+class Case:
+    label: str
+    body: bytes
+    status: int
+    code: str | None = None  # error code, or the stored event type when 200
+    headers: dict = field(default_factory=dict)  # overrides of the signed headers
+    secret: str = SECRET
+    tamper: bytes | None = None  # body actually sent, when it differs from what was signed
+    field: str | None = None
+    vendor_status: str | None = None
+    normalised: str | None = None
+    occurred_at: str | None = None  # as subscribers see it
+
+
+BODY = body_with()
+
+CASES = [
+    # every status value in Canary's map, and one it does not know
+    *[Case(f"status {s}", body_with(s), 200, f"message.{n}", vendor_status=s, normalised=n)
+      for s, n in canary.STATUS_MAP.items()],
+    Case("unmapped status", body_with("carrier_lost"), 200, "message.unknown",
+         vendor_status="carrier_lost", normalised="unknown"),
+    Case("status in capitals", body_with("DELIVERED", type_="message.delivered"), 200,
+         "message.delivered", vendor_status="DELIVERED", normalised="delivered"),
+    Case("status taken from the type when absent",
+         body_with(type_="message.sent", data_drop="status"), 200, "message.sent",
+         vendor_status="sent", normalised="sent"),
+    Case("email.opened keeps its type", body_with(type_="email.opened", data_drop="status"),
+         200, "email.opened"),
+    Case("email.clicked keeps its type", body_with(type_="email.clicked", data_drop="status"),
+         200, "email.clicked"),
+    Case("call.completed keeps its type", body_with("completed", type_="call.completed"), 200,
+         "call.completed", vendor_status="completed"),
+    # time
+    Case("delivered_at becomes occurred_at", BODY, 200, "message.delivered",
+         occurred_at="2024-01-01T12:00:00Z"),
+    Case("without delivered_at, created is occurred_at",
+         body_with("sent", data_drop="delivered_at"), 200, "message.sent",
+         occurred_at="2026-11-22T05:00:00Z"),
+    Case("delivered_at not a time", body_with(delivered_at="yesterday"), 400, "invalid_field",
+         field="data.delivered_at"),
+    Case(f"created {MAX_AGE + 1} s old", body_with(created=NOW - MAX_AGE - 1), 401,
+         "timestamp_out_of_tolerance"),
+    Case(f"created {MAX_AGE} s old is fine", body_with(created=NOW - MAX_AGE), 200,
+         "message.delivered"),
+    Case("sample as documented is years old", sample_bytes("canary-delivered.json"), 401,
+         "timestamp_out_of_tolerance"),
+    Case(f"created {TOLERANCE + 1} s ahead", body_with(created=NOW + TOLERANCE + 1), 401,
+         "timestamp_out_of_tolerance"),
+    Case(f"created {TOLERANCE} s ahead is fine", body_with(created=NOW + TOLERANCE), 200,
+         "message.delivered"),
+    Case("created as a string of digits", body_with(created=str(NOW)), 200, "message.delivered"),
+    Case("created not a time", body_with(created="soon"), 400, "invalid_field",
+         field="created"),
+    # proof
+    Case("missing signature", BODY, 401, "missing_signature",
+         headers={canary.SIGNATURE: None}),
+    Case("empty signature", BODY, 401, "missing_signature", headers={canary.SIGNATURE: ""}),
+    Case("wrong signature", BODY, 401, "invalid_signature",
+         headers={canary.SIGNATURE: "0" * 64}),
+    Case("signature in capitals", BODY, 401, "invalid_signature",
+         headers={canary.SIGNATURE: canary.sign(SECRET, BODY).upper()}),
+    Case("signature of another shape", BODY, 401, "invalid_signature",
+         headers={canary.SIGNATURE: "sha256=ünï"}),
+    Case("signed with an unknown secret", BODY, 401, "invalid_signature", secret="cnry_other"),
+    Case("body changed after signing", BODY, 401, "invalid_signature",
+         tamper=BODY.replace(b'"delivered"', b'"failed"')),
+    Case("created moved after signing", BODY, 401, "invalid_signature",
+         tamper=BODY.replace(str(NOW).encode(), str(NOW - 1).encode())),
+    Case("old secret during rotation", BODY, 200, "message.delivered", secret=SECRET),
+    Case("new secret during rotation", BODY, 200, "message.delivered", secret=NEW_SECRET),
+    # body
+    Case("malformed JSON", b'{"id": "evt_1", "type": ', 400, "malformed_json"),
+    Case("not UTF-8", b'{"id": "\xff"}', 400, "malformed_json"),
+    Case("body is a list", b"[1, 2]", 400, "invalid_field"),
+    *[Case(f"missing {name}", body_with(drop=name), 400, "missing_field", field=name)
+      for name in ("id", "type", "created", "data")],
+    Case("missing data.message_id", body_with(data_drop="message_id"), 400, "missing_field",
+         field="data.message_id"),
+    # what the database could not hold is the caller's 400, never our 503
+    Case("id of 193 characters fits the dedup key", body_with(event_id="e" * 193), 200,
+         "message.delivered"),
+    Case("id too long", body_with(event_id="e" * 194), 400, "invalid_field", field="id"),
+    Case("type too long", body_with(type_="email." + "x" * 60), 400, "invalid_field",
+         field="type"),
+    Case("message_id too long", body_with(message_id="m" * 201), 400, "invalid_field",
+         field="data.message_id"),
+    Case("NUL in message_id", body_with(message_id="msg\u0000"), 400, "invalid_field",
+         field="data.message_id"),
+    Case("NUL in id", body_with(event_id="evt\u0000"), 400, "invalid_field", field="id"),
+    Case("NUL in a text field is kept", body_with(type_="message.received", data_drop="status",
+                                                  text="a\u0000b"), 200, "message.received"),
+    Case("delivered_at past year 9999 in UTC",
+         body_with(delivered_at="9999-12-31T23:59:59-05:00"), 400, "invalid_field",
+         field="data.delivered_at"),
+    Case("long Content-Type", BODY, 200, "message.delivered",
+         headers={"Content-Type": "application/json; x=" + "y" * 300}),
+    Case("data not an object", BODY.replace(b'"data": {', b'"data": [{').replace(b"}}", b"}]}"),
+         400, "invalid_field", field="data"),
+]
+
+
+def send(client, case: Case):
+    headers = canary_headers(case.body, case.secret)
+    for name, value in case.headers.items():
+        if value is None:
+            headers.pop(name)
+        else:
+            headers[name] = value
+    return client.post("/webhooks/canary", data=case.tamper or case.body, headers=headers)
+
+
+def as_dict(value):
+    return value if isinstance(value, (dict, list)) else json.loads(value)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.label)
+def test_callback(client, engine, frozen_clock, case):
+    answer = send(client, case)
+    assert answer.status_code == case.status, answer.get_json()
+    body = answer.get_json()
+    events = rows(engine, "SELECT * FROM events")
+    receipts = rows(engine, "SELECT state, error, body FROM receipts")
+    if case.status == 200:
+        assert body["status"] == "accepted"
+        assert [e["id"] for e in events] == body["event_ids"]
+        (stored,) = events
+        assert stored["type"] == case.code
+        assert stored["vendor"] == "canary"
+        assert stored["vendor_event_id"] == json.loads(case.body)["id"]
+        data, raw = as_dict(stored["data"]), as_dict(stored["raw"])
+        assert raw == json.loads(case.body)
+        if case.vendor_status:
+            assert data["vendor_status"] == case.vendor_status
+        if case.normalised:
+            assert data["status"] == stored["status"] == case.normalised
+            assert data["direction"] == "outbound"
+        elif not case.code.startswith("message."):
+            assert stored["status"] is None and data["status"] is None
+        if case.occurred_at:
+            assert load_event(engine, stored["id"])["occurred_at"] == case.occurred_at
+        assert [r["state"] for r in receipts] == ["parsed"]
+    else:
+        assert body["error"]["code"] == case.code
+        assert events == []
+        if case.field:
+            assert body["error"]["field"] == case.field
+        # A caller that proved itself but sent nonsense is kept for re-normalisation;
+        # one that did not prove itself leaves nothing behind.
+        assert [r["state"] for r in receipts] == (["failed"] if case.status == 400 else [])
+        if case.status == 400:
+            assert bytes(receipts[0]["body"]) == case.body
+            assert receipts[0]["error"].startswith(case.code)
+
+
+def test_signature_vector():
+    vector = sample_json("canary-signature-vector.json")
+    body = sample_bytes(vector["body_file"])
+    assert canary.sign(vector["secret"], body) == vector["X-Canary-Signature"]
+    assert canary_headers(body, vector["secret"])[canary.SIGNATURE] == vector["X-Canary-Signature"]
+
+
+def test_event_shape(client, frozen_clock):
+    answer = client.post("/webhooks/canary", data=BODY, headers=canary_headers(BODY, SECRET))
+    (event_id,) = answer.get_json()["event_ids"]
+    shown = load_event(client.application.extensions["switchboard"].engine, event_id)
+    assert shown == {
+        "id": event_id, "type": "message.delivered", "vendor": "canary",
+        "vendor_event_id": "evt_1234567890",
+        "occurred_at": "2024-01-01T12:00:00Z", "received_at": "2026-11-22T05:00:00Z",
+        "data": {"message_id": "msg_abc123", "direction": "outbound",
+                 "status": "delivered", "vendor_status": "delivered", "from": None,
+                 "to": "+15551234567", "text": None, "parts": None, "error_code": None,
+                 "account_id": None},
+        "raw": json.loads(BODY),
+    }
+
+
+def test_duplicate_is_200_and_stores_nothing_new(client, engine, frozen_clock):
+    headers = canary_headers(BODY, SECRET)
+    first = client.post("/webhooks/canary", data=BODY, headers=headers).get_json()
+    assert first["status"] == "accepted"
+    # Canary retries the same signed body an hour later: same `created`, same signature.
+    frozen_clock.advance(3600)
+    again = client.post("/webhooks/canary", data=BODY, headers=headers)
+    assert again.status_code == 200
+    assert again.get_json() == {"status": "duplicate", "event_ids": first["event_ids"]}
+    assert len(rows(engine, "SELECT id FROM events")) == 1
+    assert len(rows(engine, "SELECT id FROM receipts")) == 1
+
+
+def test_unconfigured_provider_is_404(database_url, frozen_clock):
+    from switchboard.app import create_app
+    from switchboard.config import Settings
+
+    # HonkIO configured, Canary not: Canary's callbacks are not accepted at all.
+    app = create_app(settings=Settings(database_url=database_url,
+                                       honkio_secrets=SECRETS["honkio_secrets"]))
+    answer = app.test_client().post("/webhooks/canary", data=BODY,
+                                    headers=canary_headers(BODY, SECRET))
+    assert answer.status_code == 404
+    assert answer.get_json()["error"]["code"] == "unknown_vendor"
+    assert rows(app.extensions["switchboard"].engine, "SELECT id FROM receipts") == []
+    app.extensions["switchboard"].engine.dispose()
+
+
+def test_body_over_limit_is_413(client, engine, frozen_clock):
+    big = body_with(padding="x" * 300_000)
+    answer = client.post("/webhooks/canary", data=big, headers=canary_headers(big, SECRET))
+    assert answer.status_code == 413
+    assert answer.get_json()["error"]["code"] == "payload_too_large"
+    assert rows(engine, "SELECT id FROM receipts") == []
