@@ -15,6 +15,7 @@ from switchboard.commands import subscriptions as subscriptions_commands
 from switchboard.commands import worker as worker_commands
 from switchboard.config import ConfigError
 from switchboard.models import migrate
+from switchboard.poll.commands import poll
 from switchboard.vendors.registry import VENDORS
 
 
@@ -32,6 +33,9 @@ def cli() -> None:
 @cli.group()
 def db() -> None:
     """Database schema."""
+
+
+cli.add_command(poll)
 
 
 @db.command("upgrade")
