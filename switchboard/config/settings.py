@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
+
 PREFIX = "SWITCHBOARD_"
+# The drivers we ship: any other scheme would fail later, deep in create_engine.
+DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
 
 
 class ConfigError(ValueError):
@@ -35,9 +41,21 @@ def _positive_int(value: str) -> int:
 
 def _non_negative_float(value: str) -> float:
     number = float(value)
-    if number < 0 or number != number:
+    if number < 0 or not math.isfinite(number):
         raise ValueError("must be a non-negative number")
     return number
+
+
+def _positive_float(value: str) -> float:
+    number = _non_negative_float(value)
+    if number == 0:
+        raise ValueError("must be a positive number")
+    return number
+
+
+def _optional_str(value: str) -> str | None:
+    """Set but empty is the same as unset (an empty ADMIN_TOKEN must not open the API)."""
+    return value.strip() or None
 
 
 def _schedule(value: str) -> tuple[float, ...]:
@@ -55,9 +73,22 @@ def _database_url(value: str) -> str:
     for bare in ("postgresql://", "postgres://"):
         if value.startswith(bare):
             return "postgresql+psycopg://" + value[len(bare):]
-    if not (value.startswith("sqlite") or value.startswith("postgresql+psycopg")):
-        raise ValueError("use sqlite:///path or postgresql+psycopg://...")
+    try:
+        driver = make_url(value).drivername
+    except (ArgumentError, ValueError):
+        raise ValueError("is not a URL; use sqlite:///path or postgresql+psycopg://...") from None
+    if driver not in DRIVERS:
+        raise ValueError(f"driver {driver!r} is not supported; "
+                         "use sqlite:///path or postgresql+psycopg://...")
     return value
+
+
+def _shown_url(value: str) -> str:
+    """A database URL for an error message: never its password."""
+    try:
+        return repr(make_url(value.strip()).render_as_string(hide_password=True))
+    except (ArgumentError, ValueError):
+        return "<hidden>"
 
 
 def _modules(value: str) -> tuple[str, ...]:
@@ -67,7 +98,7 @@ def _modules(value: str) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default="sqlite:///var/switchboard.db",
-                              metadata={"parse": _database_url})
+                              metadata={"parse": _database_url, "show": _shown_url})
     honkio_secrets: tuple[str, ...] = field(default=(), metadata={"parse": _csv, "secret": True})
     canary_secrets: tuple[str, ...] = field(default=(), metadata={"parse": _csv, "secret": True})
     boomware_tokens: tuple[str, ...] = field(default=(), metadata={"parse": _csv, "secret": True})
@@ -77,17 +108,18 @@ class Settings:
     signature_tolerance: int = field(default=300, metadata={"parse": _positive_int})
     canary_max_age: int = field(default=259200, metadata={"parse": _positive_int})
     max_content_length: int = field(default=262144, metadata={"parse": _positive_int})
-    admin_token: str | None = field(default=None, metadata={"parse": str.strip, "secret": True})
+    admin_token: str | None = field(default=None, metadata={"parse": _optional_str,
+                                                             "secret": True})
     handler_modules: tuple[str, ...] = field(default=(), metadata={"parse": _modules})
     retry_schedule: tuple[float, ...] = field(
         default=(0, 5, 300, 1800, 7200, 18000, 36000, 36000), metadata={"parse": _schedule})
-    delivery_timeout: float = field(default=15.0, metadata={"parse": _non_negative_float})
+    delivery_timeout: float = field(default=15.0, metadata={"parse": _positive_float})
     disable_after: int = field(default=432000, metadata={"parse": _positive_int})
     allow_private_urls: bool = field(default=False, metadata={"parse": _bool})
-    phonify_api_url: str | None = field(default=None, metadata={"parse": str.strip})
-    phonify_api_key: str | None = field(default=None, metadata={"parse": str.strip,
+    phonify_api_url: str | None = field(default=None, metadata={"parse": _optional_str})
+    phonify_api_key: str | None = field(default=None, metadata={"parse": _optional_str,
                                                                  "secret": True})
-    phonify_poll_interval: float = field(default=30.0, metadata={"parse": _non_negative_float})
+    phonify_poll_interval: float = field(default=30.0, metadata={"parse": _positive_float})
 
     def secrets_for(self, vendor: str) -> tuple[str, ...]:
         """The secrets or URL tokens configured for a vendor; empty means not accepted."""
@@ -107,7 +139,8 @@ def load_settings(environ: Mapping[str, str] | None = None,
         try:
             values[spec.name] = spec.metadata["parse"](raw)
         except ValueError as exc:
-            shown = "<hidden>" if spec.metadata.get("secret") else repr(raw)
+            shown = ("<hidden>" if spec.metadata.get("secret")
+                     else spec.metadata.get("show", repr)(raw))
             raise ConfigError(f"{name}={shown} is not valid: {exc}") from None
     for key, value in (overrides or {}).items():
         if key not in {spec.name for spec in fields(Settings)}:

@@ -1,0 +1,167 @@
+"""Settings: DESIGN.md's defaults, one clear line for every bad value, secrets never shown."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from switchboard.config import ConfigError, Settings, load_settings
+
+# DESIGN.md's settings table as written there: variable (without the prefix) -> default.
+# None is "unset".
+DESIGN_DEFAULTS = {
+    "DATABASE_URL": "sqlite:///var/switchboard.db",
+    "HONKIO_SECRETS": None,
+    "CANARY_SECRETS": None,
+    "BOOMWARE_TOKENS": None,
+    "TRANSMITSMS_TOKENS": None,
+    "PHONIFY_TOKENS": None,
+    "SIGNATURE_TOLERANCE": "300",
+    "CANARY_MAX_AGE": "259200",
+    "MAX_CONTENT_LENGTH": "262144",
+    "ADMIN_TOKEN": None,
+    "HANDLER_MODULES": None,
+    "RETRY_SCHEDULE": "0,5,300,1800,7200,18000,36000,36000",
+    "DELIVERY_TIMEOUT": "15",
+    "DISABLE_AFTER": "432000",
+    "ALLOW_PRIVATE_URLS": "false",
+    "PHONIFY_API_URL": None,
+    "PHONIFY_API_KEY": None,
+    "PHONIFY_POLL_INTERVAL": "30",
+}
+
+
+def test_every_setting_is_in_the_design():
+    assert sorted(spec.name.upper() for spec in fields(Settings)) == sorted(DESIGN_DEFAULTS)
+
+
+def test_defaults_are_the_design_table():
+    defaults = load_settings(environ={})
+    assert defaults == Settings()
+    documented = {f"SWITCHBOARD_{name}": value for name, value in DESIGN_DEFAULTS.items()
+                  if value is not None}
+    # Setting every variable to its documented default changes nothing.
+    assert load_settings(environ=documented) == defaults
+    assert defaults.retry_schedule == (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+    assert (defaults.signature_tolerance, defaults.canary_max_age) == (300, 259200)
+    assert (defaults.max_content_length, defaults.disable_after) == (262144, 432000)
+    assert (defaults.delivery_timeout, defaults.phonify_poll_interval) == (15, 30)
+    assert defaults.allow_private_urls is False
+    for name, value in DESIGN_DEFAULTS.items():
+        if value is None:
+            assert getattr(defaults, name.lower()) in (None, ()), name
+
+
+def test_values_are_read_from_the_environment():
+    settings = load_settings(environ={
+        "SWITCHBOARD_DATABASE_URL": "postgres://u:pw@127.0.0.1:5432/sb",
+        "SWITCHBOARD_HONKIO_SECRETS": " whk_old , whk_new ,",
+        "SWITCHBOARD_SIGNATURE_TOLERANCE": " 60 ",
+        "SWITCHBOARD_ALLOW_PRIVATE_URLS": "Yes",
+        "SWITCHBOARD_RETRY_SCHEDULE": "0, 1.5",
+        "SWITCHBOARD_ADMIN_TOKEN": "  ",
+    })
+    # psycopg 3 is the driver we ship, whatever spelling of PostgreSQL is given.
+    assert settings.database_url == "postgresql+psycopg://u:pw@127.0.0.1:5432/sb"
+    assert settings.honkio_secrets == ("whk_old", "whk_new")
+    assert settings.secrets_for("honkio") == ("whk_old", "whk_new")
+    assert settings.signature_tolerance == 60
+    assert settings.allow_private_urls is True
+    assert settings.retry_schedule == (0, 1.5)
+    # Set but blank is unset: an empty admin token must not become a valid bearer token.
+    assert settings.admin_token is None
+
+
+BAD = [
+    ("SIGNATURE_TOLERANCE", "abc"),
+    ("SIGNATURE_TOLERANCE", "1.5"),
+    ("SIGNATURE_TOLERANCE", ""),
+    ("CANARY_MAX_AGE", "-5"),
+    ("CANARY_MAX_AGE", "0"),
+    ("MAX_CONTENT_LENGTH", "256k"),
+    ("DISABLE_AFTER", "-1"),
+    ("ALLOW_PRIVATE_URLS", "maybe"),
+    ("RETRY_SCHEDULE", ""),
+    ("RETRY_SCHEDULE", " , "),
+    ("RETRY_SCHEDULE", "0,5,soon"),
+    ("RETRY_SCHEDULE", "0,-5"),
+    ("RETRY_SCHEDULE", "0,nan"),
+    ("RETRY_SCHEDULE", "0,inf"),
+    ("DELIVERY_TIMEOUT", "0"),
+    ("DELIVERY_TIMEOUT", "inf"),
+    ("DELIVERY_TIMEOUT", "fast"),
+    ("PHONIFY_POLL_INTERVAL", "-30"),
+    ("DATABASE_URL", ""),
+    ("DATABASE_URL", "mysql://root:hunter2@db.internal/sb"),
+    ("DATABASE_URL", "postgresql+psycopg2://sb:hunter2@127.0.0.1/sb"),
+    ("DATABASE_URL", "postgresql+psycopg://sb:hunter2@127.0.0.1:port/sb"),
+    ("DATABASE_URL", "var/switchboard.db"),
+    ("DATABASE_URL", "sqlitefoo:///var/x.db"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), BAD, ids=[f"{n}={v!r}" for n, v in BAD])
+def test_bad_value_is_one_line_naming_the_variable(name, value):
+    variable = f"SWITCHBOARD_{name}"
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ={variable: value, "SWITCHBOARD_HONKIO_SECRETS": "whk_s3cret"})
+    message = str(raised.value)
+    assert message.startswith(f"{variable}=")
+    assert "\n" not in message
+    # Neither a password in the URL nor any configured secret is echoed.
+    assert "hunter2" not in message
+    assert "whk_s3cret" not in message
+
+
+def test_database_url_error_shows_the_url_without_its_password():
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ={"SWITCHBOARD_DATABASE_URL": "mysql://root:hunter2@db/sb"})
+    assert "mysql://root:***@db/sb" in str(raised.value)
+    assert "'mysql'" in str(raised.value)
+
+
+def test_unknown_override_is_refused():
+    with pytest.raises(ConfigError, match="unknown setting 'honkio_secret'"):
+        load_settings(environ={}, overrides={"honkio_secret": ("x",)})
+
+
+# --- the console script ------------------------------------------------------------------
+
+SCRIPT = Path(sys.executable).with_name("switchboard")
+
+
+def run_cli(tmp_path, *args: str, **settings: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    env["SWITCHBOARD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.db'}"
+    env.update({f"SWITCHBOARD_{k}": v for k, v in settings.items()})
+    return subprocess.run([str(SCRIPT), *args], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_cli_runs_with_good_settings(tmp_path):
+    done = run_cli(tmp_path, "db", "upgrade")
+    assert done.returncode == 0, done.stderr
+    assert "database is up to date" in done.stdout
+
+
+@pytest.mark.parametrize(("args", "name", "value"), [
+    (("db", "upgrade"), "SIGNATURE_TOLERANCE", "abc"),
+    (("db", "upgrade"), "DATABASE_URL", "postgresql+psycopg2://sb:hunter2@127.0.0.1/sb"),
+    (("db", "upgrade"), "DATABASE_URL", "postgresql+psycopg://sb:hunter2@127.0.0.1:port/sb"),
+    (("simulate", "canary"), "RETRY_SCHEDULE", ""),
+    (("serve",), "ALLOW_PRIVATE_URLS", "maybe"),
+], ids=["db-upgrade-int", "db-upgrade-driver", "db-upgrade-port", "simulate", "serve"])
+def test_cli_bad_setting_is_one_line_without_traceback(tmp_path, args, name, value):
+    done = run_cli(tmp_path, *args, **{name: value})
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr + done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert f"SWITCHBOARD_{name}" in lines[0]
+    assert "hunter2" not in done.stderr
+    assert not (tmp_path / "cli.db").exists()
