@@ -115,6 +115,15 @@ def require(mapping: Any, name: str, kind: type | tuple[type, ...] = str,
     return value
 
 
+def storable(value: str | None, field: str, limit: int = 200) -> str | None:
+    """A value bound for a string column (ids: 200): longer, or holding a NUL that
+    PostgreSQL refuses, is the caller's 400 here rather than a 503 at insert."""
+    if value is not None and (len(value) > limit or "\x00" in value):
+        raise BadPayload("invalid_field", f"field {field!r} is longer than {limit} "
+                         "characters or holds a NUL", field)
+    return value
+
+
 def optional(mapping: Any, name: str) -> Any:
     if not isinstance(mapping, dict):
         return None
@@ -154,7 +163,10 @@ def iso_time(value: Any, field: str) -> datetime:
                          field) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # valid ISO, but its UTC form falls outside years 1..9999
+        raise BadPayload("invalid_field", f"field {field!r} is out of range", field) from None
 
 
 def unix_time(value: Any, field: str) -> datetime:

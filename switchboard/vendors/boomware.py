@@ -31,6 +31,7 @@ from switchboard.vendors.base import (
     optional,
     optional_str,
     require,
+    storable,
     unix_time,
 )
 
@@ -68,7 +69,7 @@ class Boomware(Vendor):
         return [self._receipt(body)]
 
     def _inbound_sms(self, body: dict) -> NormalizedEvent:
-        message_id = require(body, "messageId")
+        message_id = storable(require(body, "messageId"), "messageId")
         sender = require(body, "from")
         occurred_at = unix_time(body["timestamp"], "timestamp")
         key = hashed_key(NAME, message_id, "received", occurred_at.isoformat())
@@ -78,7 +79,7 @@ class Boomware(Vendor):
                      parts=optional(body, "parts"))
 
     def _receipt(self, body: dict) -> NormalizedEvent:
-        request_id = require(body, "requestId")
+        request_id = storable(require(body, "requestId"), "requestId")
         vendor_status = require(body, "status")
         occurred_at = unix_time(body["timestamp"], "timestamp")
         status = map_status(STATUS_MAP, vendor_status)
@@ -88,8 +89,9 @@ class Boomware(Vendor):
                      to=e164(optional_str(body, "number")), mccmnc=optional_str(body, "mccmnc"))
 
     def _call(self, body: dict) -> NormalizedEvent:
-        request_id = require(body, "requestId")
-        vendor_status = require(body, "status")
+        request_id = storable(require(body, "requestId"), "requestId")
+        # The status names the event type, a 64-character column.
+        vendor_status = storable(require(body, "status"), "status", 64 - len("call."))
         occurred_at = unix_time(body["timestamp"], "timestamp")
         key = hashed_key(NAME, request_id, vendor_status, occurred_at.isoformat())
         # A call's status is not a message status: it names the type and stays out of the

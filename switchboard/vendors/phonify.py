@@ -34,6 +34,7 @@ from switchboard.vendors.base import (
     optional,
     optional_str,
     require,
+    storable,
 )
 
 NAME = "phonify"
@@ -63,7 +64,7 @@ def number_of(message: dict, name: str) -> str | None:
 
 def message_event(message: Any, prefix: str = "") -> NormalizedEvent:
     """One message object as one event."""
-    message_id = require(message, "id", prefix=prefix)
+    message_id = storable(require(message, "id", prefix=prefix), f"{prefix}id")
     state = require(message, "state", prefix=prefix)
     created = optional_str(message, "created_at")
     occurred_at = iso_time(created, f"{prefix}created_at") if created else None

@@ -32,6 +32,7 @@ from switchboard.vendors.base import (
     map_status,
     optional_str,
     require,
+    storable,
 )
 
 NAME = "transmitsms"
@@ -68,7 +69,7 @@ class TransmitSMS(Vendor):
         return [self._receipt(fields)]
 
     def _receipt(self, fields: dict[str, str]) -> NormalizedEvent:
-        message_id = require(fields, "message_id")
+        message_id = storable(require(fields, "message_id"), "message_id")
         vendor_status = require(fields, "status")
         occurred_at = utc_time(require(fields, "datetime"), "datetime")
         status = map_status(STATUS_MAP, vendor_status)
@@ -80,14 +81,15 @@ class TransmitSMS(Vendor):
                      account_id=optional_str(fields, "user_id"))
 
     def _reply(self, fields: dict[str, str]) -> list[NormalizedEvent]:
-        response_id = require(fields, "response_id")
+        # Room for the key's "transmitsms:" and ":optout" in the 200-character column.
+        response_id = storable(require(fields, "response_id"), "response_id", 181)
         sender = require(fields, "mobile")
         occurred_at = utc_time(require(fields, "datetime_entry"), "datetime_entry")
         data = {
             "message_id": response_id, "direction": "inbound", "from": e164(sender),
             "to": e164(optional_str(fields, "longcode")), "text": fields.get("response", ""),
             "account_id": optional_str(fields, "user_id"),
-            "in_reply_to": optional_str(fields, "message_id"),
+            "in_reply_to": storable(optional_str(fields, "message_id"), "message_id"),
         }
         key = f"{NAME}:{response_id}"
         events = [event(NAME, "message.received", key, occurred_at, fields, response_id,

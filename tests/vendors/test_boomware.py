@@ -77,6 +77,17 @@ CASES = [
            field=name) for name in ("messageId", "from", "timestamp")],
     Case("timestamp not a time", body_with(DLR, timestamp="yesterday"), 400, "invalid_field",
          field="timestamp"),
+    Case("timestamp past year 9999", body_with(DLR, timestamp=10**13), 400, "invalid_field",
+         field="timestamp"),
+    # what the id and type columns cannot hold is the caller's 400, not our 503
+    Case("requestId of 201 characters", body_with(DLR, requestId="r" * 201), 400,
+         "invalid_field", field="requestId"),
+    Case("requestId of 200 characters", body_with(DLR, requestId="r" * 200), 200,
+         "message.delivered"),
+    Case("messageId holding a NUL", body_with(INBOUND, messageId="a\x00b"), 400,
+         "invalid_field", field="messageId"),
+    Case("call status too long for a type", body_with(CALL, status="A" * 60), 400,
+         "invalid_field", field="status"),
 ]
 
 

@@ -78,6 +78,12 @@ CASES = [
          .encode(), 400, "missing_field", field="[1].state"),
     Case("created_at not a time", body_with(created_at="soon"), 400, "invalid_field",
          field="created_at"),
+    Case("created_at past year 9999 in UTC", body_with(created_at="9999-12-31T23:30:00-01:00"),
+         400, "invalid_field", field="created_at"),
+    # what the id columns cannot hold is the caller's 400, not our 503
+    Case("id of 201 characters", body_with(id="p" * 201), 400, "invalid_field", field="id"),
+    Case("id holding a NUL", json.dumps([message(), message(id="p\x00")]).encode(), 400,
+         "invalid_field", field="[1].id"),
 ]
 
 

@@ -91,6 +91,15 @@ CASES = [
          "invalid_field", field="datetime"),
     Case("reply datetime in another format", query_with(REPLY, datetime_entry="15/01/2024"),
          400, "invalid_field", field="datetime_entry"),
+    # what the id columns cannot hold is the caller's 400, not our 503
+    Case("DLR message_id of 201 characters", query_with(DLR, message_id="9" * 201), 400,
+         "invalid_field", field="message_id"),
+    Case("response_id too long for the opt-out key", query_with(OPTOUT, response_id="9" * 182),
+         400, "invalid_field", field="response_id"),
+    Case("response_id as long as fits", query_with(OPTOUT, response_id="9" * 181), 200,
+         "message.received,message.opted_out"),
+    Case("response_id holding a NUL", query_with(REPLY, response_id="99\x0077"), 400,
+         "invalid_field", field="response_id"),
 ]
 
 
