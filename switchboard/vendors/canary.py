@@ -15,7 +15,6 @@ from typing import Any
 from switchboard.events import NormalizedEvent
 from switchboard.ids import new_id
 from switchboard.vendors.base import (
-    BadPayload,
     Inbound,
     Rejected,
     SampleRequest,
@@ -28,6 +27,7 @@ from switchboard.vendors.base import (
     map_status,
     optional_str,
     require,
+    storable,
     unix_time,
 )
 
@@ -42,24 +42,8 @@ STATUS_MAP = {
 }
 
 
-# What the events and message_status columns hold (models/tables.py). A longer value, or a
-# NUL that PostgreSQL text refuses, is the caller's mistake: a 400 here, not a 503 there.
+# The dedup key is "canary:<id>" in a 200-character column; the type column holds 64.
 KEY_PREFIX = "canary:"
-MAX_LENGTH = {"id": 200 - len(KEY_PREFIX), "type": 64, "data.message_id": 200}
-
-
-def _storable(value: str | None, field: str) -> str | None:
-    if value is not None and (len(value) > MAX_LENGTH[field] or "\x00" in value):
-        raise BadPayload("invalid_field", f"field {field!r} is longer than "
-                         f"{MAX_LENGTH[field]} characters or holds a NUL", field)
-    return value
-
-
-def _time(value: str, field: str) -> datetime:
-    try:
-        return iso_time(value, field)
-    except OverflowError:  # a valid ISO time whose UTC form falls outside years 1..9999
-        raise BadPayload("invalid_field", f"field {field!r} is out of range", field) from None
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -84,14 +68,14 @@ class Canary(Vendor):
 
     def parse(self, inbound: Inbound) -> list[NormalizedEvent]:
         body = inbound.json
-        event_id = _storable(require(body, "id"), "id")
-        type_ = _storable(require(body, "type"), "type")
+        event_id = storable(require(body, "id"), "id", 200 - len(KEY_PREFIX))
+        type_ = storable(require(body, "type"), "type", 64)
         created = unix_time(require(body, "created", (int, float, str)), "created")
         data = require(body, "data", dict)
         delivered_at = optional_str(data, "delivered_at")
-        occurred_at = _time(delivered_at, "data.delivered_at") if delivered_at else created
+        occurred_at = iso_time(delivered_at, "data.delivered_at") if delivered_at else created
         common = {
-            "message_id": _storable(optional_str(data, "message_id"), "data.message_id"),
+            "message_id": storable(optional_str(data, "message_id"), "data.message_id"),
             "from": e164(optional_str(data, "from")),
             "to": e164(optional_str(data, "to")),
             "error_code": optional_str(data, "error_code"),
