@@ -102,6 +102,7 @@ BAD = [
     ("DATABASE_URL", "postgresql+psycopg://sb:hunter2@127.0.0.1:port/sb"),
     ("DATABASE_URL", "var/switchboard.db"),
     ("DATABASE_URL", "sqlitefoo:///var/x.db"),
+    ("DATABASE_URL", f"sqlite:///{__file__}/x.db"),  # a file where its folder would be
 ]
 
 
@@ -153,9 +154,11 @@ def test_cli_runs_with_good_settings(tmp_path):
     (("db", "upgrade"), "SIGNATURE_TOLERANCE", "abc"),
     (("db", "upgrade"), "DATABASE_URL", "postgresql+psycopg2://sb:hunter2@127.0.0.1/sb"),
     (("db", "upgrade"), "DATABASE_URL", "postgresql+psycopg://sb:hunter2@127.0.0.1:port/sb"),
+    (("db", "upgrade"), "DATABASE_URL", f"sqlite:///{__file__}/x.db"),
     (("simulate", "canary"), "RETRY_SCHEDULE", ""),
     (("serve",), "ALLOW_PRIVATE_URLS", "maybe"),
-], ids=["db-upgrade-int", "db-upgrade-driver", "db-upgrade-port", "simulate", "serve"])
+], ids=["db-upgrade-int", "db-upgrade-driver", "db-upgrade-port", "db-upgrade-sqlite-path",
+        "simulate", "serve"])
 def test_cli_bad_setting_is_one_line_without_traceback(tmp_path, args, name, value):
     done = run_cli(tmp_path, *args, **{name: value})
     assert done.returncode != 0

@@ -6,6 +6,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
@@ -74,12 +75,17 @@ def _database_url(value: str) -> str:
         if value.startswith(bare):
             return "postgresql+psycopg://" + value[len(bare):]
     try:
-        driver = make_url(value).drivername
+        url = make_url(value)
     except (ArgumentError, ValueError):
         raise ValueError("is not a URL; use sqlite:///path or postgresql+psycopg://...") from None
-    if driver not in DRIVERS:
-        raise ValueError(f"driver {driver!r} is not supported; "
+    if url.drivername not in DRIVERS:
+        raise ValueError(f"driver {url.drivername!r} is not supported; "
                          "use sqlite:///path or postgresql+psycopg://...")
+    if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
+        # The engine creates the file's folder; a file in the way would be a traceback there.
+        blocker = next((p for p in Path(url.database).parents if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise ValueError(f"{str(blocker)!r} is a file, not a folder")
     return value
 
 
