@@ -68,7 +68,10 @@ def simulate(vendor: str, type_: str | None, url: str) -> None:
                                   headers=sample.headers, timeout=10)
     except requests.RequestException as exc:
         raise click.ClickException(f"could not reach {url}: {exc}") from None
-    click.echo(f"{sample.method} {sample.path} -> {answer.status_code}")
+    shown = sample.path
+    for secret in secrets:  # a URL token is a secret: never printed
+        shown = shown.replace(secret, "<token>")
+    click.echo(f"{sample.method} {shown} -> {answer.status_code}")
     try:
         click.echo(json.dumps(answer.json(), indent=2))
     except ValueError:

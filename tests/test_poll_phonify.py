@@ -7,6 +7,7 @@ import base64
 import dataclasses
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -270,3 +271,27 @@ def test_cli_not_configured(app):
     assert result.exit_code == 2
     assert "SWITCHBOARD_PHONIFY_API_URL" in result.output
 
+
+
+def test_worker_polls_phonify_every_interval(engine, poll_settings, phonify_api):
+    from switchboard.worker.runner import Worker
+
+    worker = Worker(engine, dataclasses.replace(poll_settings, phonify_poll_interval=0.2),
+                    concurrency=2, poll_interval=0.05)
+    runner = threading.Thread(target=worker.run_forever, kwargs={"idle_wait": 0.05})
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(poll_states(engine)) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(poll_states(engine)) == 5
+        phonify_api.set_state(0, "sent")  # changes between polls are picked up
+        while poll_states(engine).get("msg000") != "sent" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert poll_states(engine)["msg000"] == "sent"
+    finally:
+        worker.stop()
+        runner.join(timeout=10)
+        worker.close()
+    assert not runner.is_alive()
+    assert ("msg000", "message.sent") in event_types(engine)

@@ -28,10 +28,12 @@ def receive(vendor_name: str, token: str | None = None):
     if vendor is None or not secrets:
         return error_response(404, "unknown_vendor",
                               f"no provider {vendor_name!r} is configured here")
-    if vendor.uses_token != (token is not None):
+    if vendor.uses_token and token is None:
+        return error_response(401, "invalid_token",
+                              f"{vendor_name} callbacks go to /webhooks/{vendor_name}/<token>")
+    if not vendor.uses_token and token is not None:
         return error_response(404, "not_found",
-                              f"{vendor_name} callbacks go to /webhooks/{vendor_name}"
-                              + ("/<token>" if vendor.uses_token else ""))
+                              f"{vendor_name} callbacks go to /webhooks/{vendor_name}")
     if request.method not in vendor.methods:
         return error_response(405, "method_not_allowed",
                               f"{vendor_name} callbacks use {', '.join(vendor.methods)}")

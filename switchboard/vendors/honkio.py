@@ -26,6 +26,7 @@ from switchboard.vendors.base import (
     optional,
     optional_str,
     require,
+    storable,
 )
 
 SIGNATURE = "X-HonkIO-Signature"
@@ -79,12 +80,12 @@ class HonkIO(Vendor):
 
     def parse(self, inbound: Inbound) -> list[NormalizedEvent]:
         body = inbound.json
-        event_id = require(body, "id")
-        type_ = require(body, "type")
+        event_id = storable(require(body, "id"), "id", 200 - len("honkio:"))
+        type_ = storable(require(body, "type"), "type", 64)
         created = iso_time(require(body, "created"), "created")
         data = require(body, "data", dict)
         common = {
-            "message_id": optional_str(data, "message_id"),
+            "message_id": storable(optional_str(data, "message_id"), "data.message_id"),
             "from": e164(optional_str(data, "from")),
             "to": e164(optional_str(data, "to")),
             "error_code": optional_str(data, "error_code") or optional_str(data, "code"),

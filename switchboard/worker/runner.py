@@ -7,7 +7,8 @@ import os
 import signal
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy import Engine
@@ -39,31 +40,81 @@ class Worker:
         self.stopping = threading.Event()
 
     def run_once(self) -> int:
-        """Claim and attempt one batch; return how many deliveries it held."""
-        now = clock.now()
-        with self.engine.begin() as conn:
-            rows = store.claim(conn, self.id, now, self.batch_size, self.lease)
-        if not rows:
-            return 0
-        outcomes = list(self.executor.map(
-            lambda row: attempt.run(row, self.pool, self.settings, clock.now()), rows))
-        with self.engine.begin() as conn:
-            store.record(conn, self.id, outcomes, clock.now(), self.settings.disable_after)
-        return len(rows)
+        """Claim and attempt one batch, and record it; return how many deliveries it held."""
+        batch = self._send(self._claim())
+        self._record(batch)
+        return len(batch)
 
     def run_forever(self, idle_wait: float = 5.0) -> None:
+        """Two batches in flight: while one is being sent, the previous one is recorded and
+        the next claimed, so the database round trips do not stall the sending."""
         log.info("worker %s started", self.id)
+        poller = self._start_phonify_poller()
+        in_flight: list[Future] = []
         while not self.stopping.is_set():
             try:
-                handled = self.run_once()
+                claimed = self._send(self._claim())
+                self._record(in_flight)
+                in_flight = claimed
             except DBAPIError as exc:
                 # The database may be restarting: back off, keep the process, resume.
-                log.error("worker database error: %s", type(exc.orig).__name__)
+                log.error("worker database error: %s: %s", type(exc.orig).__name__,
+                          str(exc.orig).splitlines()[0][:200])
                 self.stopping.wait(1.0)
                 continue
-            if handled == 0 and not self.stopping.is_set():
+            if not in_flight and not self.stopping.is_set():
                 self.wakeup.wait(idle_wait)
+        self._record_until_done(in_flight)
+        if poller is not None:
+            poller.join(timeout=self.settings.delivery_timeout + 5)
         log.info("worker %s stopped", self.id)
+
+    def _start_phonify_poller(self) -> threading.Thread | None:
+        """Phonify has no webhooks: when its API is configured, the worker polls it."""
+        if not (self.settings.phonify_api_url and self.settings.phonify_api_key):
+            return None
+        thread = threading.Thread(target=self._poll_phonify, name="phonify-poller",
+                                  daemon=True)
+        thread.start()
+        return thread
+
+    def _poll_phonify(self) -> None:
+        from switchboard.poll.phonify import poll_once
+
+        while not self.stopping.is_set():
+            try:
+                summary = poll_once(self.engine, self.settings)
+                if summary.accepted:
+                    log.info("%s", summary.line())
+            except Exception:  # noqa: BLE001 - the next interval tries again
+                log.exception("phonify poll failed")
+            self.stopping.wait(self.settings.phonify_poll_interval)
+
+    def _claim(self) -> list:
+        with self.engine.begin() as conn:
+            return store.claim(conn, self.id, clock.now(), self.batch_size, self.lease)
+
+    def _send(self, rows: list) -> list[Future]:
+        return [self.executor.submit(attempt.run, row, self.pool, self.settings, clock.now())
+                for row in rows]
+
+    def _record(self, batch: list[Future]) -> None:
+        if batch:
+            outcomes = [future.result() for future in batch]
+            with self.engine.begin() as conn:
+                store.record(conn, self.id, outcomes, clock.now(), self.settings.disable_after)
+
+    def _record_until_done(self, batch: list[Future]) -> None:
+        """On the way out: what was sent must be written down, even if the database is
+        briefly away (otherwise the lease expires and it is sent again)."""
+        for delay in (0, 1, 2, 4):
+            time.sleep(delay)
+            try:
+                self._record(batch)
+                return
+            except DBAPIError as exc:
+                log.error("worker could not record its last batch: %s",
+                          type(exc.orig).__name__)
 
     def stop(self, *_: object) -> None:
         """Finish the batch in hand (each attempt is bounded by the timeout), then exit."""

@@ -128,8 +128,6 @@ def test_callback(client, engine, frozen_clock, case):
         assert [r["state"] for r in receipts] == (["failed"] if case.status == 400 else [])
 
 
-@pytest.mark.xfail(strict=True, reason="shared api/webhooks.py answers 404 not_found for a "
-                   "token vendor called without a token; DESIGN.md says 401 invalid_token")
 def test_missing_token_is_401(client, engine, frozen_clock):
     answer = client.post("/webhooks/boomware", data=sample_bytes(DLR),
                          headers={"Content-Type": "application/json"})
@@ -140,7 +138,7 @@ def test_missing_token_is_401(client, engine, frozen_clock):
 def test_missing_token_stores_nothing(client, engine, frozen_clock):
     answer = client.post("/webhooks/boomware", data=sample_bytes(DLR),
                          headers={"Content-Type": "application/json"})
-    assert answer.status_code in (401, 404)
+    assert answer.status_code == 401
     assert rows(engine, "SELECT id FROM receipts") == []
 
 

@@ -91,6 +91,10 @@ CASES = [
       for name in ("id", "type", "created", "data")],
     Case("missing data.message_id", body_with(data_drop="message_id"), 400, "missing_field",
          field="data.message_id"),
+    Case("id too long for its column", SAMPLE.replace(b"evt_01HXYZ", b"evt_" + b"x" * 200),
+         400, "invalid_field", field="id"),
+    Case("message id holding a NUL", body_with(message_id="msg\u0000x"), 400,
+         "invalid_field", field="data.message_id"),
     Case("created not a time", body_with(drop=None).replace(b"2024-01-15T12:00:00Z", b"soon"),
          400, "invalid_field", field="created"),
 ]

@@ -1,0 +1,70 @@
+"""A fast local subscriber for the dispatch benchmark: asyncio, HTTP/1.1 keep-alive, 200 at
+once. Records each delivery's arrival and the event's received_at, for latency.
+GET /stats answers {"count", "unique", "first", "last", "latencies_ms"}; GET /reset
+forgets. Listens on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from datetime import datetime
+
+RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n"
+            b"Connection: keep-alive\r\n\r\nok")
+
+ids: list[str] = []
+latencies: list[float] = []
+arrivals: list[float] = []
+
+
+def _received_at(body: bytes) -> float | None:
+    try:
+        stamp = json.loads(body)["received_at"]
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            headers = {k.lower(): v.strip() for k, _, v in
+                       (line.partition(":") for line in lines[1:] if line)}
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            if lines[0].startswith("GET /reset"):
+                ids.clear(), latencies.clear(), arrivals.clear()
+                writer.write(RESPONSE)
+            elif lines[0].startswith("GET /stats"):
+                stats = json.dumps({"count": len(ids), "unique": len(set(ids)),
+                                    "first": arrivals[0] if arrivals else None,
+                                    "last": arrivals[-1] if arrivals else None,
+                                    "latencies_ms": latencies}).encode()
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(stats)
+                             + stats)
+            else:
+                now = time.time()
+                ids.append(headers.get("webhook-id", ""))
+                arrivals.append(now)
+                received = _received_at(body)
+                if received is not None:
+                    latencies.append((now - received) * 1000)
+                writer.write(RESPONSE)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def main(port: int) -> None:
+    server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=512)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1])))
