@@ -11,6 +11,7 @@ from flask import current_app
 from flask.cli import AppGroup, ScriptInfo, with_appcontext
 
 from switchboard import clock
+from switchboard.commands import replay as replay_commands
 from switchboard.commands import subscriptions as subscriptions_commands
 from switchboard.commands import worker as worker_commands
 from switchboard.config import ConfigError
@@ -83,6 +84,7 @@ def simulate(vendor: str, type_: str | None, url: str) -> None:
 cli.add_command(subscriptions_commands.subscriptions)
 cli.add_command(worker_commands.worker)
 cli.add_command(worker_commands.serve)
+cli.add_command(replay_commands.replay_command)
 
 
 def main() -> None:

@@ -28,17 +28,20 @@ def project(conn: Connection, stmts: IngestStatements, event: NormalizedEvent, e
         return FANOUT
     where = {"w_vendor": event.vendor, "w_message_id": message_id}
     current = conn.execute(stmts.lock_status, where).one()
-    if current.rank == TERMINAL_RANK and rank == TERMINAL_RANK:
-        if status == current.status:
-            return SUPERSEDED
-        # The first terminal status wins; a different later one is kept for an operator.
-        if current.conflict_status is None:
-            conn.execute(stmts.record_conflict, {**where, "conflict_status": status,
-                                                 "conflict_event_id": event_id,
-                                                 "updated_at": now})
-        return CONFLICT
-    if rank > current.rank:
+    disposition = decide(current.status, status)
+    if disposition == CONFLICT and current.conflict_status is None:
+        conn.execute(stmts.record_conflict, {**where, "conflict_status": status,
+                                             "conflict_event_id": event_id, "updated_at": now})
+    elif disposition == FANOUT:
         conn.execute(stmts.advance_status, {**where, "status": status, "rank": rank,
                                             "event_id": event_id, "updated_at": now})
-        return FANOUT
-    return SUPERSEDED
+    return disposition
+
+
+def decide(current: str, new: str) -> str:
+    """The ladder: forward only; the first terminal status wins and a different later
+    terminal one is a conflict (kept for an operator); anything else late is superseded."""
+    current_rank, rank = STATUS_RANK[current], STATUS_RANK[new]
+    if current_rank == TERMINAL_RANK and rank == TERMINAL_RANK:
+        return SUPERSEDED if new == current else CONFLICT
+    return FANOUT if rank > current_rank else SUPERSEDED

@@ -1,0 +1,178 @@
+"""Replay: owe stored events again to the subscriptions and handlers that match today.
+
+Replayed deliveries are new rows marked `replay`, sent by the normal worker with its
+retries, under the event's own id as `webhook-id` so a subscriber that dedups can tell.
+Events are walked in id order (ids sort by creation) in bounded batches, each its own
+transaction, so 100k events never make one huge transaction or sit in memory, and an
+interrupted run resumes after the last event id it reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select
+
+from switchboard.config import Settings
+from switchboard.models import Event, Subscription
+from switchboard.router import outbox
+from switchboard.vendors.base import BadPayload, iso_time
+
+_events = Event.__table__
+_subs = Subscription.__table__
+
+FILTER_FIELDS = ("vendor", "type", "status", "message_id", "since", "until")
+BATCH = 500
+MAX_EVENT_IDS = 10_000
+
+
+class ReplayError(ValueError):
+    def __init__(self, field: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.field, self.message, self.status = field, message, status
+
+
+@dataclass
+class ReplayRequest:
+    event_ids: list[str] | None = None
+    filter: dict[str, Any] = field(default_factory=dict)
+    subscription_id: str | None = None
+    dry_run: bool = False
+    renormalize: bool = False
+    after: str | None = None  # resume: only events with a larger id
+
+
+@dataclass
+class ReplayResult:
+    matched: int = 0
+    enqueued: int = 0
+    last_event_id: str | None = None
+    renormalized: dict[str, Any] | None = None
+
+    def as_json(self) -> dict:
+        answer: dict[str, Any] = {"matched": self.matched, "enqueued": self.enqueued}
+        if self.renormalized is not None:
+            answer["renormalized"] = self.renormalized
+        return answer
+
+
+def parse_request(body: Any) -> ReplayRequest:
+    """Validate a POST /api/replays body (or the CLI's equivalent)."""
+    if not isinstance(body, dict):
+        raise ReplayError("body", "expected a JSON object")
+    unknown = sorted(set(body) - {"event_ids", "filter", "subscription_id", "dry_run",
+                                  "renormalize"})
+    if unknown:
+        raise ReplayError(unknown[0], f"unknown field {unknown[0]!r}")
+    event_ids, filter_ = body.get("event_ids"), body.get("filter")
+    if (event_ids is None) == (filter_ is None):
+        raise ReplayError("event_ids", "give either event_ids or filter, not both or neither")
+    if event_ids is not None:
+        if (not isinstance(event_ids, list) or not event_ids
+                or not all(isinstance(i, str) for i in event_ids)):
+            raise ReplayError("event_ids", "event_ids must be a non-empty list of event ids")
+        if len(event_ids) > MAX_EVENT_IDS:
+            raise ReplayError("event_ids", f"at most {MAX_EVENT_IDS} ids; use a filter")
+    if filter_ is not None:
+        check_filter(filter_)
+    for flag in ("dry_run", "renormalize"):
+        if not isinstance(body.get(flag, False), bool):
+            raise ReplayError(flag, f"{flag} must be true or false")
+    subscription_id = body.get("subscription_id")
+    if subscription_id is not None and not isinstance(subscription_id, str):
+        raise ReplayError("subscription_id", "subscription_id must be a string")
+    return ReplayRequest(event_ids=event_ids, filter=filter_ or {},
+                         subscription_id=subscription_id, dry_run=body.get("dry_run", False),
+                         renormalize=body.get("renormalize", False))
+
+
+def check_filter(filter_: Any) -> dict[str, Any]:
+    if not isinstance(filter_, dict):
+        raise ReplayError("filter", "filter must be an object")
+    for key, value in filter_.items():
+        if key not in FILTER_FIELDS:
+            raise ReplayError(f"filter.{key}", f"unknown filter {key!r}; use "
+                              + ", ".join(FILTER_FIELDS))
+        if not isinstance(value, str) or not value:
+            raise ReplayError(f"filter.{key}", f"filter.{key} must be a non-empty string")
+        if key in ("since", "until"):
+            try:
+                iso_time(value, f"filter.{key}")
+            except BadPayload as exc:
+                raise ReplayError(f"filter.{key}", exc.message) from None
+    return filter_
+
+
+def event_conditions(request: ReplayRequest) -> list:
+    if request.event_ids is not None:
+        return [_events.c.id.in_(request.event_ids)]
+    where = [_events.c.disposition == "fanout"]  # a filter never resends late receipts
+    for key in ("vendor", "type", "status", "message_id"):
+        if key in request.filter:
+            where.append(_events.c[key] == request.filter[key])
+    if "since" in request.filter:
+        where.append(_events.c.received_at >= iso_time(request.filter["since"], "since"))
+    if "until" in request.filter:
+        where.append(_events.c.received_at < iso_time(request.filter["until"], "until"))
+    return where
+
+
+def _check_subscription(conn: Connection, subscription_id: str | None) -> None:
+    if subscription_id is None:
+        return
+    row = conn.execute(select(_subs.c.active, _subs.c.deleted_at)
+                       .where(_subs.c.id == subscription_id)).first()
+    if row is None or row.deleted_at is not None:
+        raise ReplayError("subscription_id", f"no subscription {subscription_id!r}", 404)
+    if not row.active:
+        raise ReplayError("subscription_id", "the subscription is disabled; enable it first")
+
+
+def replay(engine: Engine, settings: Settings, request: ReplayRequest, now: datetime,
+           progress: Callable[[ReplayResult], None] | None = None) -> ReplayResult:
+    result = ReplayResult(last_event_id=request.after)
+    with engine.connect() as conn:
+        _check_subscription(conn, request.subscription_id)
+    if request.renormalize:
+        from switchboard.router.renormalize import renormalize
+
+        result.renormalized = renormalize(engine, request, now)
+    where = event_conditions(request)
+    while True:
+        with engine.begin() as conn:
+            query = select(_events.c.id, _events.c.type, _events.c.vendor).where(*where)
+            if result.last_event_id:
+                query = query.where(_events.c.id > result.last_event_id)
+            batch = conn.execute(query.order_by(_events.c.id).limit(BATCH)).all()
+            if not batch:
+                break
+            rows = outbox.plan(conn, [outbox.Routed(e.id, e.type, e.vendor) for e in batch],
+                               now, subscription_id=request.subscription_id,
+                               include_handlers=request.subscription_id is None, replay=True)
+            if not request.dry_run:
+                outbox.write(conn, rows)
+        result.matched += len(batch)
+        result.enqueued += len(rows)
+        result.last_event_id = batch[-1].id
+        if progress is not None:
+            progress(result)
+        if len(batch) < BATCH:
+            break
+    return result
+
+
+def count_matching(engine: Engine, request: ReplayRequest) -> int:
+    """How many events the request covers (for a progress bar's length)."""
+    query = select(func.count()).select_from(_events).where(*event_conditions(request))
+    if request.after:
+        query = query.where(_events.c.id > request.after)
+    with engine.connect() as conn:
+        return conn.execute(query).scalar_one()
+
+
+def replay_from_json(engine: Engine, settings: Settings, body: Any, now: datetime) -> dict:
+    """POST /api/replays: validate, replay, answer {"matched", "enqueued"}."""
+    return replay(engine, settings, parse_request(body), now).as_json()

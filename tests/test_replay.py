@@ -1,0 +1,231 @@
+"""Replay and renormalize: by id, by filter, to one subscription, dry run, batches, resume,
+and rebuilding events from raw receipts after a mapping fix."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from switchboard import clock
+from switchboard import subscriptions as subs
+from switchboard.cli import cli
+from switchboard.models import Delivery, Event, MessageStatus, Receipt
+from switchboard.router import replay as replay_module
+from switchboard.router.replay import ReplayError, parse_request, replay, replay_from_json
+from switchboard.vendors import honkio
+from switchboard.worker.runner import Worker
+from tests.callbacks import honkio_body, send_honkio
+from tests.conftest import SECRETS
+from tests.signing import honkio_headers
+from tests.subscriber import Subscriber
+
+
+@pytest.fixture
+def subscriber():
+    server = Subscriber().start()
+    yield server
+    server.stop()
+
+
+def table(engine, model, *where):
+    t = model.__table__
+    with engine.connect() as conn:
+        order = t.c.id if "id" in t.c else t.c.message_id
+        return conn.execute(select(t).where(*where).order_by(order)).mappings().all()
+
+
+def subscribe(engine, settings, url, event_types=("*",)):
+    with engine.begin() as conn:
+        return subs.create(conn, settings, clock.now(), url=url,
+                           event_types=list(event_types))[0]
+
+
+def deliver_all(engine, settings):
+    worker = Worker(engine, settings, concurrency=2)
+    while worker.run_once():
+        pass
+    worker.close()
+
+
+def test_replay_by_id_resends_with_the_same_webhook_id(client, engine, settings, subscriber,
+                                                       frozen_clock):
+    subscribe(engine, settings, subscriber.url)
+    (event_id,) = send_honkio(client)
+    deliver_all(engine, settings)
+    answer = replay_from_json(engine, settings, {"event_ids": [event_id]}, clock.now())
+    assert answer == {"matched": 1, "enqueued": 1}
+    deliver_all(engine, settings)
+    assert subscriber.webhook_ids() == [event_id, event_id]
+    rows = table(engine, Delivery)
+    assert sorted(r["replay"] for r in rows) == [False, True]
+    assert all(r["state"] == "succeeded" for r in rows)
+
+
+def test_replay_by_filter_skips_late_receipts(client, engine, settings, subscriber,
+                                              frozen_clock):
+    subscribe(engine, settings, subscriber.url)
+    delivered = send_honkio(client, "delivered", message_id="msg_a")[0]
+    send_honkio(client, "sent", message_id="msg_a")  # superseded: never resent by a filter
+    sent_b = send_honkio(client, "sent", message_id="msg_b")[0]
+    request = parse_request({"filter": {"vendor": "honkio"}})
+    result = replay(engine, settings, request, clock.now())
+    assert (result.matched, result.enqueued) == (2, 2)
+    replayed = {r["event_id"] for r in table(engine, Delivery, Delivery.replay.is_(True))}
+    assert replayed == {delivered, sent_b}
+    by_type = replay_from_json(engine, settings, {"filter": {"type": "message.sent"}},
+                               clock.now())
+    assert by_type == {"matched": 1, "enqueued": 1}
+
+
+def test_replay_to_one_subscription_only(client, engine, settings, frozen_clock):
+    first = subscribe(engine, settings, "http://127.0.0.1:1/a")
+    subscribe(engine, settings, "http://127.0.0.1:1/b")
+    (event_id,) = send_honkio(client)
+    answer = replay_from_json(engine, settings, {"event_ids": [event_id],
+                                                 "subscription_id": first["id"]}, clock.now())
+    assert answer == {"matched": 1, "enqueued": 1}
+    replayed = table(engine, Delivery, Delivery.replay.is_(True))
+    assert [r["subscription_id"] for r in replayed] == [first["id"]]
+
+
+def test_dry_run_counts_and_makes_nothing(client, engine, settings, frozen_clock):
+    subscribe(engine, settings, "http://127.0.0.1:1/a")
+    subscribe(engine, settings, "http://127.0.0.1:1/b", ["message.sent"])
+    for _ in range(3):
+        send_honkio(client)
+    before = len(table(engine, Delivery))
+    answer = replay_from_json(engine, settings, {"filter": {"vendor": "honkio"},
+                                                 "dry_run": True}, clock.now())
+    assert answer == {"matched": 3, "enqueued": 3}
+    assert len(table(engine, Delivery)) == before
+
+
+def test_large_replay_runs_in_batches_and_resumes(client, engine, settings, monkeypatch,
+                                                  frozen_clock):
+    subscribe(engine, settings, "http://127.0.0.1:1/a")
+    ids = [send_honkio(client)[0] for _ in range(10)]
+    monkeypatch.setattr(replay_module, "BATCH", 3)
+    seen = []
+    request = parse_request({"filter": {"vendor": "honkio"}})
+    result = replay(engine, settings, request, clock.now(),
+                    progress=lambda r: seen.append((r.matched, r.last_event_id)))
+    assert [m for m, _ in seen] == [3, 6, 9, 10]
+    assert result.last_event_id == max(ids)
+    # An interrupted run resumes after the last event it reported.
+    resumed = replay(engine, settings, replay_module.ReplayRequest(
+        filter={"vendor": "honkio"}, after=seen[1][1]), clock.now())
+    assert resumed.matched == 4
+    assert len(table(engine, Delivery, Delivery.replay.is_(True))) == 14
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"event_ids": ["e"], "filter": {}}, "event_ids"),
+    ({}, "event_ids"),
+    ({"event_ids": []}, "event_ids"),
+    ({"filter": {"colour": "red"}}, "filter.colour"),
+    ({"filter": {"since": "yesterday"}}, "filter.since"),
+    ({"filter": {"vendor": "honkio"}, "dry_run": "yes"}, "dry_run"),
+    ({"event_ids": ["e"], "speed": 1}, "speed"),
+    ([1, 2], "body"),
+])
+def test_bad_requests_name_the_field(body, field):
+    with pytest.raises(ReplayError) as bad:
+        parse_request(body)
+    assert bad.value.field == field
+
+
+def test_replay_to_a_disabled_or_unknown_subscription_is_refused(client, engine, settings,
+                                                                 frozen_clock):
+    sub = subscribe(engine, settings, "http://127.0.0.1:1/a")
+    with engine.begin() as conn:
+        subs.set_active(conn, settings, sub["id"], False)
+    (event_id,) = send_honkio(client)
+    for sub_id, status in ((sub["id"], 400), ("sub_nope", 404)):
+        with pytest.raises(ReplayError) as refused:
+            replay_from_json(engine, settings, {"event_ids": [event_id],
+                                                "subscription_id": sub_id}, clock.now())
+        assert refused.value.status == status
+
+
+def test_renormalize_applies_a_fixed_status_map(client, engine, settings, subscriber,
+                                                monkeypatch, frozen_clock):
+    subscribe(engine, settings, subscriber.url)
+    (event_id,) = send_honkio(client, "carrier_lost", message_id="msg_r")
+    (stored,) = table(engine, Event)
+    assert (stored["type"], stored["status"]) == ("message.unknown", "unknown")
+    deliver_all(engine, settings)
+    monkeypatch.setitem(honkio.STATUS_MAP, "carrier_lost", "undelivered")
+    answer = replay_from_json(engine, settings, {"event_ids": [event_id],
+                                                 "renormalize": True}, clock.now())
+    report = answer["renormalized"]
+    assert report["receipts"] == 1 and report["unchanged"] == 0
+    (change,) = report["changed"]
+    assert change["event_id"] == event_id
+    assert change["changes"]["type"] == ["message.unknown", "message.undelivered"]
+    assert change["changes"]["status"] == ["unknown", "undelivered"]
+    (stored,) = table(engine, Event)
+    assert (stored["type"], stored["status"]) == ("message.undelivered", "undelivered")
+    (status,) = table(engine, MessageStatus)
+    assert status["status"] == "undelivered"
+    assert answer["enqueued"] == 1
+    deliver_all(engine, settings)
+    bodies = [json.loads(r.body) for r in subscriber.received]
+    assert [b["type"] for b in bodies] == ["message.unknown", "message.undelivered"]
+
+
+def test_renormalize_dry_run_changes_nothing(client, engine, settings, monkeypatch,
+                                             frozen_clock):
+    (event_id,) = send_honkio(client, "carrier_lost")
+    monkeypatch.setitem(honkio.STATUS_MAP, "carrier_lost", "undelivered")
+    answer = replay_from_json(engine, settings, {"event_ids": [event_id], "dry_run": True,
+                                                 "renormalize": True}, clock.now())
+    assert len(answer["renormalized"]["changed"]) == 1
+    assert table(engine, Event)[0]["type"] == "message.unknown"
+
+
+def test_renormalize_parses_receipts_that_failed_on_arrival(client, engine, settings,
+                                                            subscriber, monkeypatch,
+                                                            frozen_clock):
+    subscribe(engine, settings, subscriber.url)
+    payload = json.loads(honkio_body("delivered"))
+    payload["data"]["msg_id"] = payload["data"].pop("message_id")  # a field HonkIO renamed
+    body = json.dumps(payload).encode()
+    headers = honkio_headers(body, SECRETS["honkio_secrets"][0], int(clock.now().timestamp()))
+    assert client.post("/webhooks/honkio", data=body, headers=headers).status_code == 400
+    assert [r["state"] for r in table(engine, Receipt)] == ["failed"]
+    original = honkio.HonkIO.parse
+
+    def fixed(self, inbound):  # the mapping fix: read the renamed field too
+        data = inbound.json.get("data", {})
+        if "msg_id" in data:
+            data["message_id"] = data["msg_id"]
+        return original(self, inbound)
+
+    monkeypatch.setattr(honkio.HonkIO, "parse", fixed)
+    answer = replay_from_json(engine, settings, {"filter": {"vendor": "honkio"},
+                                                 "renormalize": True}, clock.now())
+    assert answer["renormalized"]["created"] == 1
+    assert answer == answer | {"matched": 1, "enqueued": 1}
+    assert [r["state"] for r in table(engine, Receipt)] == ["parsed"]
+    (event,) = table(engine, Event)
+    assert event["message_id"] == payload["data"]["msg_id"]
+    deliver_all(engine, settings)
+    assert subscriber.webhook_ids() == [event["id"]]
+
+
+def test_replay_cli(app, client, engine, settings, frozen_clock):
+    subscribe(engine, settings, "http://127.0.0.1:1/a")
+    ids = [send_honkio(client)[0] for _ in range(3)]
+    runner = app.test_cli_runner()
+    dry = runner.invoke(cli, ["replay", "--vendor", "honkio", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.stdout) == {"matched": 3, "enqueued": 3, "dry_run": True}
+    resumed = runner.invoke(cli, ["replay", "--vendor", "honkio", "--after", sorted(ids)[0]])
+    assert json.loads(resumed.stdout) == {"matched": 2, "enqueued": 2}
+    by_id = runner.invoke(cli, ["replay", "--event-id", ids[0]])
+    assert json.loads(by_id.stdout) == {"matched": 1, "enqueued": 1}
+    assert runner.invoke(cli, ["replay"]).exit_code != 0
+    bad = runner.invoke(cli, ["replay", "--since", "soon"])
+    assert bad.exit_code != 0 and "filter.since" in bad.output
