@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 export SWITCHBOARD_DATABASE_URL ?= sqlite:///var/switchboard.db
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench install clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,15 @@ run: $(STAMP)
 	$(BIN)/switchboard db upgrade
 	SWITCHBOARD_ALLOW_PRIVATE_URLS=$${SWITCHBOARD_ALLOW_PRIVATE_URLS:-true} $(BIN)/switchboard serve
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest
+
+# The console's browser test drives Debian's Chromium (never a downloaded browser).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "chromium is missing and cannot be installed here: the browser test will say so"; fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

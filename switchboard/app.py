@@ -11,6 +11,9 @@ from sqlalchemy import Engine
 
 from switchboard.config import ConfigError, Settings, load_settings
 from switchboard.models import make_engine
+from switchboard.observability import logging as json_logging
+
+log = logging.getLogger("switchboard.app")
 
 
 @dataclass
@@ -30,11 +33,15 @@ def create_app(overrides: Mapping[str, object] | None = None,
     app.json.sort_keys = False
     app.extensions["switchboard"] = State(settings=settings,
                                           engine=make_engine(settings.database_url))
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    json_logging.install(settings)
+    engine = app.extensions["switchboard"].engine
+    if settings.allow_private_urls and engine.dialect.name == "postgresql":
+        log.warning("SWITCHBOARD_ALLOW_PRIVATE_URLS=true on a PostgreSQL database: subscriber "
+                    "URLs may reach loopback and private networks; this is a test setting")
 
-    from switchboard.api import errors, webhooks
+    from switchboard.api import errors, health, webhooks
     from switchboard.handlers.registry import import_modules
+    from switchboard.observability import http
 
     try:
         import_modules(settings.handler_modules)
@@ -42,5 +49,21 @@ def create_app(overrides: Mapping[str, object] | None = None,
         raise ConfigError(f"SWITCHBOARD_HANDLER_MODULES: cannot import {exc.name!r}") from None
 
     errors.init_app(app)
+    http.init_app(app)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(health.bp)
+    from switchboard.api import admin as admin_api  # /api/* and /openapi.json
+    admin_api.init_app(app)
+    _init_console(app, settings)
     return app
+
+
+def _init_console(app: Flask, settings: Settings) -> None:
+    from switchboard.api import console
+    from switchboard.api.console.auth import session_key
+
+    if settings.admin_token:
+        app.secret_key = session_key(settings.admin_token)
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
+                      SESSION_COOKIE_PATH="/console", SESSION_COOKIE_NAME="switchboard_console")
+    app.register_blueprint(console.bp)

@@ -1,0 +1,5 @@
+"""The operators' console: server-rendered pages over the admin functions."""
+
+from switchboard.api.console.views import bp
+
+__all__ = ["bp"]

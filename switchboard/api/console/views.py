@@ -1,0 +1,150 @@
+"""Console pages: events (filtered), one event, dead letters, subscriptions, replay."""
+
+from __future__ import annotations
+
+import json
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from switchboard import clock
+from switchboard import subscriptions as subs
+from switchboard.admin import deliveries as admin_deliveries
+from switchboard.admin.common import AdminError
+from switchboard.admin.events import EventFilter, get_event, list_events
+from switchboard.api.console import auth
+from switchboard.router.replay import ReplayError, replay_from_json
+from switchboard.vendors.registry import VENDORS
+
+bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
+               static_folder="static")
+
+
+def _state():
+    return current_app.extensions["switchboard"]
+
+
+@bp.app_context_processor
+def _globals():
+    return {"csrf_token": auth.csrf_token, "vendors": sorted(VENDORS),
+            "pretty": lambda value: json.dumps(value, indent=2, default=str)}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if not _state().settings.admin_token:
+        abort(503, description="the console is off: set SWITCHBOARD_ADMIN_TOKEN")
+    if request.method == "POST":
+        if auth.sign_in(request.form.get("token", "")):
+            target = request.args.get("next", "")
+            # Only our own pages: never an open redirect.
+            safe = target.startswith("/console") and not target.startswith("//")
+            return redirect(target if safe else url_for("console.events"))
+        flash("That token is not the admin token.")
+        return render_template("console/login.html"), 401
+    return render_template("console/login.html")
+
+
+@bp.route("/logout", methods=["POST"])
+@auth.required
+def logout():
+    session.clear()
+    return redirect(url_for("console.login"))
+
+
+@bp.route("/")
+@auth.required
+def events():
+    try:
+        where = EventFilter.parse(request.args)
+        with _state().engine.connect() as conn:
+            listing = list_events(conn, where)
+    except AdminError as exc:
+        flash(f"{exc.field}: {exc.message}")
+        listing = {"events": [], "next_cursor": None}
+    kept = {k: v for k, v in request.args.items() if k != "cursor" and v}
+    older_url = (url_for("console.events", cursor=listing["next_cursor"], **kept)
+                 if listing["next_cursor"] else None)
+    return render_template("console/events.html", listing=listing, args=request.args,
+                           older_url=older_url)
+
+
+@bp.route("/events/<event_id>")
+@auth.required
+def event(event_id: str):
+    try:
+        with _state().engine.connect() as conn:
+            shown = get_event(conn, event_id)
+            subscriptions = subs.list_all(conn)
+    except AdminError as exc:
+        abort(exc.status, description=exc.message)
+    return render_template("console/event.html", event=shown, subscriptions=subscriptions)
+
+
+@bp.route("/deliveries")
+@auth.required
+def deliveries():
+    args = {"state": request.args.get("state", "dead"), "cursor": request.args.get("cursor")}
+    try:
+        with _state().engine.connect() as conn:
+            listing = admin_deliveries.list_deliveries(conn, args)
+    except AdminError as exc:
+        flash(f"{exc.field}: {exc.message}")
+        listing = {"deliveries": [], "next_cursor": None}
+    return render_template("console/deliveries.html", listing=listing, state=args["state"])
+
+
+@bp.route("/deliveries/<delivery_id>/retry", methods=["POST"])
+@auth.required
+def retry_delivery(delivery_id: str):
+    try:
+        with _state().engine.begin() as conn:
+            admin_deliveries.retry(conn, delivery_id, clock.now())
+        flash(f"Delivery {delivery_id} is queued again.")
+    except AdminError as exc:
+        flash(exc.message)
+    return redirect(request.form.get("back") or url_for("console.deliveries"))
+
+
+@bp.route("/subscriptions")
+@auth.required
+def subscriptions():
+    with _state().engine.connect() as conn:
+        listing = subs.list_all(conn)
+    return render_template("console/subscriptions.html", subscriptions=listing)
+
+
+@bp.route("/replay", methods=["GET", "POST"])
+@auth.required
+def replay():
+    result = None
+    form = request.form if request.method == "POST" else request.args
+    if request.method == "POST":
+        body: dict = {"dry_run": form.get("dry_run") == "on"}
+        ids = [i for i in form.get("event_ids", "").split() if i]
+        if ids:
+            body["event_ids"] = ids
+        else:
+            body["filter"] = {k: form[k] for k in ("vendor", "type", "status", "message_id",
+                                                   "since", "until") if form.get(k)}
+        if form.get("subscription_id"):
+            body["subscription_id"] = form["subscription_id"]
+        try:
+            state = _state()
+            result = replay_from_json(state.engine, state.settings, body, clock.now())
+            result["dry_run"] = body["dry_run"]
+        except ReplayError as exc:
+            flash(f"{exc.field}: {exc.message}")
+    with _state().engine.connect() as conn:
+        subscriptions = subs.list_all(conn)
+    return render_template("console/replay.html", result=result, form=form,
+                           subscriptions=subscriptions)

@@ -1,0 +1,124 @@
+"""The console: sign-in, CSRF on every form, and a real browser (Debian's Chromium driven by
+Playwright) filtering to one event, opening it, replaying it and seeing the new delivery."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from switchboard import clock
+from switchboard import subscriptions as subs
+from switchboard.app import create_app
+from tests.callbacks import send_honkio
+
+TOKEN = "adm_console_test_token"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture
+def console_app(settings):
+    app = create_app(settings=dataclasses.replace(settings, admin_token=TOKEN))
+    yield app
+    app.extensions["switchboard"].engine.dispose()
+
+
+def csrf_of(page_html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page_html).group(1)
+
+
+def test_pages_need_sign_in(console_app):
+    client = console_app.test_client()
+    for path in ("/console/", "/console/deliveries", "/console/subscriptions",
+                 "/console/replay"):
+        answer = client.get(path)
+        assert answer.status_code == 302 and "/console/login" in answer.location
+    wrong = client.post("/console/login", data={"token": "nope"})
+    assert wrong.status_code == 401
+    assert client.get("/console/").status_code == 302
+
+
+def test_console_off_without_a_token(settings):
+    app = create_app(settings=settings)
+    answer = app.test_client().get("/console/login")
+    assert answer.status_code == 503 and "SWITCHBOARD_ADMIN_TOKEN" in answer.get_json()[
+        "error"]["message"]
+
+
+def test_forms_refuse_a_missing_or_wrong_csrf_token(console_app, frozen_clock):
+    client = console_app.test_client()
+    send_honkio(client)
+    client.post("/console/login", data={"token": TOKEN})
+    page = client.get("/console/replay").get_data(as_text=True)
+    body = {"vendor": "honkio", "dry_run": "on"}
+    assert client.post("/console/replay", data=body).status_code == 400
+    assert client.post("/console/replay", data=body | {"csrf": "forged"}).status_code == 400
+    ok = client.post("/console/replay", data=body | {"csrf": csrf_of(page)})
+    assert ok.status_code == 200 and "would replay" in ok.get_data(as_text=True)
+
+
+def test_changing_the_admin_token_signs_sessions_out(console_app, settings):
+    client = console_app.test_client()
+    client.post("/console/login", data={"token": TOKEN})
+    assert client.get("/console/").status_code == 200
+    console_app.extensions["switchboard"].settings = dataclasses.replace(
+        settings, admin_token="a_new_token")
+    assert client.get("/console/").status_code == 302
+
+
+def test_login_never_redirects_off_site(console_app):
+    answer = console_app.test_client().post("/console/login?next=//evil.example/x",
+                                            data={"token": TOKEN})
+    assert answer.status_code == 302 and answer.location.endswith("/console/")
+
+
+@pytest.fixture
+def live_console(console_app):
+    server = make_server("127.0.0.1", 0, console_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", console_app
+    server.shutdown()
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None,
+                    reason="Debian's chromium is not installed and `make test` could not "
+                           "install it (needs root and apt-get)")
+def test_browser_filter_open_replay(live_console):
+    from playwright.sync_api import sync_playwright
+
+    base, app = live_console
+    state = app.extensions["switchboard"]
+    client = app.test_client()
+    with state.engine.begin() as conn:
+        subs.create(conn, state.settings, clock.now(), url="http://127.0.0.1:9/in",
+                    event_types=["*"], description="billing")
+    send_honkio(client, "sent", message_id="msg_other")
+    (wanted,) = send_honkio(client, "delivered", message_id="msg_wanted")
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page()
+        page.goto(f"{base}/console/")
+        page.fill("input[name=token]", TOKEN)
+        page.click("button[type=submit]")
+        page.fill("input[name=message_id]", "msg_wanted")
+        page.click("text=Filter")
+        rows = page.locator("tbody tr")
+        assert rows.count() == 1
+        page.click(f"text={wanted}")
+        assert page.locator("#raw").inner_text().count("msg_wanted") == 1
+        assert page.locator("tr.delivery").count() == 1
+        page.click("button:has-text('Replay')")
+        assert "Replayed 1 event(s) as 1 delivery" in page.locator("#replay-result").inner_text()
+        page.goto(f"{base}/console/events/{wanted}")
+        assert page.locator("tr.delivery").count() == 2
+        assert page.locator("tr.delivery >> text=yes").count() == 1
+        browser.close()
