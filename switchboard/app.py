@@ -30,6 +30,9 @@ def create_app(overrides: Mapping[str, object] | None = None,
     settings = settings or load_settings(overrides=overrides)
     app = Flask("switchboard")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
+    # A provider's URL is answered where it points: no 308 to a merged-slash path that a
+    # provider's client would not follow with its POST body.
+    app.url_map.merge_slashes = False
     app.json.sort_keys = False
     app.extensions["switchboard"] = State(settings=settings,
                                           engine=make_engine(settings.database_url))

@@ -31,8 +31,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(DBAPIError)
     @app.errorhandler(PoolTimeout)
     def _database(exc: Exception):
-        # The statement and its parameters may hold payload data: log the class only.
-        log.error("database unavailable: %s", type(getattr(exc, "orig", exc)).__name__)
+        # The statement, its parameters and the driver's DETAIL lines may hold payload
+        # data: log the error class and the driver's first line only.
+        cause = getattr(exc, "orig", exc)
+        first_line = (str(cause).strip().splitlines() or [""])[0][:200]
+        log.error("database unavailable: %s: %s", type(cause).__name__, first_line)
         return error_response(503, "database_unavailable",
                               "the database is unavailable; retry later")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import cached_property
@@ -33,6 +34,18 @@ class BadPayload(Exception):
         self.code, self.message, self.field = code, message, field
 
 
+def _not_json(token: str) -> None:
+    raise ValueError(f"{token} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    # 1e999 would become infinity, which no JSON column (nor subscriber) accepts.
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is out of range")
+    return number
+
+
 class Inbound:
     """A callback as received: enough to verify it now and to parse it again later."""
 
@@ -51,9 +64,11 @@ class Inbound:
     @cached_property
     def json(self) -> Any:
         try:
-            return json.loads(self.body)
+            return json.loads(self.body, parse_constant=_not_json, parse_float=_finite)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadPayload("malformed_json", f"body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise BadPayload("malformed_json", "body is nested too deeply") from None
 
     @cached_property
     def form(self) -> dict[str, str]:

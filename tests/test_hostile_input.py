@@ -1,0 +1,152 @@
+"""Hostile input, property-based: whatever arrives, every provider's endpoint answers
+200, 400, 401, 404, 405 or 413 — never a 5xx, never an unhandled exception. Bodies are
+signed with the production signers (or sent with the right token) so they reach the
+parsers, not just the proof."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from switchboard import clock
+from switchboard.vendors import canary, honkio
+from tests.conftest import SECRETS
+from tests.signing import sample_json
+
+ALLOWED = {200, 400, 401, 404, 405, 413}
+# What a header can carry at all (no control characters: the HTTP layer refuses those).
+header_text = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=80)
+PROFILE = settings(max_examples=60, deadline=None,
+                   suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                          HealthCheck.too_slow])
+
+scalars = st.one_of(
+    st.none(), st.booleans(), st.text(max_size=40),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["", "\x00", "0" * 300, "+", "9" * 40, "2024-01-15T12:00:00Z",
+                     "10000-01-01T00:00:00Z", "delivered", "DELIVERED", "yes"]))
+json_values = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)),
+    max_leaves=20)
+
+
+def deep(levels: int) -> bytes:
+    return b'{"a":' * levels + b"1" + b"}" * levels
+
+
+def mutated(sample: dict):
+    """The sample with some fields (top level or in data) replaced by arbitrary JSON."""
+    keys = sorted(sample) + [f"data.{k}" for k in sorted(sample.get("data", {}))]
+
+    def apply(changes: dict) -> bytes:
+        body = json.loads(json.dumps(sample))
+        for key, value in changes.items():
+            if key.startswith("data."):
+                if isinstance(body.get("data"), dict):
+                    body["data"][key[5:]] = value
+            else:
+                body[key] = value
+        return json.dumps(body).encode()
+
+    return st.dictionaries(st.sampled_from(keys), json_values, max_size=4).map(apply)
+
+
+def bodies(sample: dict):
+    return st.one_of(
+        st.binary(max_size=300),
+        json_values.map(lambda v: json.dumps(v).encode()),
+        mutated(sample),
+        st.sampled_from([deep(5000), b"\xff\xfe{\"id\": 1}", b'{"id": "\xc3\x28"}', b"{}",
+                         b"[]", b"null", b"1e999999", b"9" * 5000]),
+    )
+
+
+def check(answer) -> None:
+    assert answer.status_code in ALLOWED, (answer.status_code, answer.get_data()[:300])
+    assert answer.is_json and "error" in answer.get_json() or answer.status_code == 200
+
+
+@PROFILE
+@given(body=bodies(sample_json("honkio-delivered.json")),
+       event=st.one_of(st.none(), header_text),
+       timestamp=st.one_of(st.none(), header_text,
+                           st.integers(min_value=-(10**20), max_value=10**20)),
+       signature=st.one_of(st.none(), header_text))
+def test_honkio_never_5xx(client, body, event, timestamp, signature):
+    now = str(int(clock.now().timestamp()))
+    headers = [("Content-Type", "application/json"),
+               (honkio.TIMESTAMP, now if timestamp is None else str(timestamp))]
+    signed = honkio.sign(SECRETS["honkio_secrets"][0], headers[1][1], body)
+    headers.append((honkio.SIGNATURE, signed if signature is None else signature))
+    if event is not None:
+        headers.append((honkio.EVENT, event))
+    try:
+        headers.append((honkio.EVENT, json.loads(body).get("type", "")))
+    except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):
+        pass
+    check(client.post("/webhooks/honkio", data=body, headers=headers))
+
+
+@PROFILE
+@given(body=bodies(sample_json("canary-delivered.json")),
+       signature=st.one_of(st.none(), header_text),
+       doubled=st.booleans())
+def test_canary_never_5xx(client, body, signature, doubled):
+    signed = canary.sign(SECRETS["canary_secrets"][0], body)
+    headers = [("Content-Type", "application/json"),
+               (canary.SIGNATURE, signed if signature is None else signature)]
+    if doubled:
+        headers.append((canary.SIGNATURE, "0" * 64))
+    check(client.post("/webhooks/canary", data=body, headers=headers))
+
+
+@pytest.mark.parametrize("vendor, sample", [
+    ("boomware", "boomware-dlr-delivered.json"), ("boomware", "boomware-inbound.json"),
+    ("boomware", "boomware-call-answered.json"), ("phonify", "phonify-message-sent.json"),
+])
+def test_token_vendors_never_5xx(client, vendor, sample):
+    token = SECRETS[f"{vendor}_tokens"][0]
+
+    @PROFILE
+    @given(body=bodies(sample_json(sample)),
+           content_type=st.sampled_from(["application/json", "text/plain", "", "x/\x00"]))
+    def run(body, content_type):
+        check(client.post(f"/webhooks/{vendor}/{token}", data=body,
+                          headers={"Content-Type": content_type}))
+
+    run()
+
+
+form_values = st.one_of(st.text(max_size=40), st.sampled_from(
+    ["", "delivered", "soft-bounce", "yes", "2024-01-15 12:00:00", "9999-99-99 99:99:99",
+     "61400000000", "\x00", "x" * 500]))
+form_keys = st.sampled_from(["message_id", "mobile", "datetime", "status", "user_id",
+                             "longcode", "datetime_entry", "response", "response_id",
+                             "is_optout", "other"])
+
+
+@PROFILE
+@given(fields=st.dictionaries(form_keys, form_values, max_size=9),
+       method=st.sampled_from(["GET", "POST"]), raw=st.binary(max_size=100))
+def test_transmitsms_never_5xx(client, fields, method, raw):
+    token = SECRETS["transmitsms_tokens"][0]
+    path = f"/webhooks/transmitsms/{token}"
+    if method == "GET":
+        answer = client.get(path + "?" + urlencode(fields))
+    else:
+        answer = client.post(path, data=urlencode(fields).encode() + raw,
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    check(answer)
+
+
+@PROFILE
+@given(vendor=st.text(max_size=20), token=st.text(min_size=1, max_size=40),
+       method=st.sampled_from(["GET", "POST", "PUT", "DELETE"]))
+def test_any_path_is_answered_in_json(client, vendor, token, method):
+    answer = client.open(f"/webhooks/{vendor}/{token}", method=method, data=b"{}")
+    assert answer.status_code in ALLOWED
