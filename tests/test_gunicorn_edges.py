@@ -1,0 +1,137 @@
+"""Through the real server (gunicorn, 2 sync workers): concurrent copies of one callback
+across processes, request smuggling basics, oversized headers and slow bodies."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from tests.callbacks import honkio_body
+from tests.conftest import SECRETS, rows
+from tests.signing import honkio_headers
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(database_url, tmp_path):
+    port = free_port()
+    env = {**os.environ, "SWITCHBOARD_DATABASE_URL": database_url,
+           "SWITCHBOARD_HONKIO_SECRETS": SECRETS["honkio_secrets"][0]}
+    # cwd away from the repository so gunicorn reads no gunicorn.conf.py: these flags only.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+         "--timeout", "3", "--graceful-timeout", "3", "switchboard.wsgi:app"],
+        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise
+            time.sleep(0.05)
+    yield port
+    process.terminate()
+    process.wait(timeout=15)
+
+
+def raw_exchange(port: int, data: bytes, read_timeout: float = 5.0) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=read_timeout) as sock:
+        sock.sendall(data)
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except (TimeoutError, ConnectionResetError):
+            pass
+    return b"".join(chunks)
+
+
+def signed_post(port: int, body: bytes) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", "/webhooks/honkio", body=body, headers=honkio_headers(
+        body, SECRETS["honkio_secrets"][0], int(time.time())))
+    response = conn.getresponse()
+    answer = (response.status, json.loads(response.read()))
+    conn.close()
+    return answer
+
+
+def test_concurrent_copies_across_processes_store_one_event(server, engine):
+    body = honkio_body()
+    barrier = threading.Barrier(40)
+    answers = []
+
+    def send():
+        barrier.wait()
+        answers.append(signed_post(server, body))
+
+    threads = [threading.Thread(target=send) for _ in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [status for status, _ in answers] == [200] * 40
+    assert len({tuple(a["event_ids"]) for _, a in answers}) == 1
+    assert sorted(a["status"] for _, a in answers).count("accepted") == 1
+    assert len(rows(engine, "SELECT id FROM events")) == 1
+    assert len(rows(engine, "SELECT id FROM receipts")) == 1
+
+
+def test_conflicting_content_length_and_transfer_encoding_is_refused(server, engine):
+    body = honkio_body()
+    head = (b"POST /webhooks/honkio HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 5\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n")
+    smuggled = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    answer = raw_exchange(server, head + smuggled)
+    assert answer.startswith(b"HTTP/1.1 400")
+    assert rows(engine, "SELECT id FROM receipts") == []
+
+
+def test_oversized_headers_are_refused(server):
+    answer = raw_exchange(server, b"POST /webhooks/honkio HTTP/1.1\r\nHost: x\r\nX-Big: "
+                          + b"a" * 20000 + b"\r\nContent-Length: 0\r\n\r\n")
+    assert answer.split(b" ")[1] in (b"400", b"431")
+
+
+def test_body_over_the_limit_is_413_without_reading_it(server):
+    answer = raw_exchange(server, b"POST /webhooks/honkio HTTP/1.1\r\nHost: x\r\n"
+                          b"Content-Type: application/json\r\nContent-Length: 999999999\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 413")
+
+
+def test_a_slow_body_times_out_and_the_server_keeps_serving(server, engine):
+    body = honkio_body()
+    headers = honkio_headers(body, SECRETS["honkio_secrets"][0], int(time.time()))
+    head = (b"POST /webhooks/honkio HTTP/1.1\r\nHost: x\r\n"
+            + b"".join(f"{k}: {v}\r\n".encode() for k, v in headers.items())
+            + b"Content-Length: %d\r\n\r\n" % len(body))
+    slow = socket.create_connection(("127.0.0.1", server), timeout=15)
+    slow.sendall(head + body[:10])  # and then nothing more
+    started = time.monotonic()
+    try:
+        closed = slow.recv(65536)  # the worker gives up: connection closed or an error
+    except (ConnectionResetError, TimeoutError):
+        closed = b""
+    slow.close()
+    assert time.monotonic() - started < 15
+    assert not closed.startswith(b"HTTP/1.1 200")
+    status, answer = signed_post(server, honkio_body())
+    assert status == 200 and answer["status"] == "accepted"
+    assert len(rows(engine, "SELECT id FROM events")) == 1
