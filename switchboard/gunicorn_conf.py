@@ -1,0 +1,56 @@
+"""gunicorn settings for Switchboard's web processes.
+
+`gunicorn wsgi:app` run from the repository root reads them through ./gunicorn.conf.py;
+`switchboard serve` passes them as `-c python:switchboard.gunicorn_conf`. Command-line
+flags win over every value here.
+"""
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+
+wsgi_app = "switchboard.wsgi:app"
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the CPUs this container may use
+    except AttributeError:
+        return multiprocessing.cpu_count()
+
+
+# One sync worker per CPU: on the 2-core machines of shared/PERFORMANCE.md, sync -w2 beat
+# both -w4 (oversubscribed) and gthread (SQLite lock contention between threads).
+workers = int(os.environ.get("WEB_CONCURRENCY") or _cpus())
+worker_class = "sync"
+# A callback is answered in milliseconds; one busy for 30 s is stuck (the database pool
+# gives up after 10 s, SQLite's busy timeout after 5 s), so its worker is replaced.
+timeout = 30
+graceful_timeout = 30
+# Our JSON line per request (switchboard.observability.http) replaces the access log:
+# it masks URL tokens, which gunicorn's access log would print.
+accesslog = None
+errorlog = "-"
+loglevel = "info"
+
+# Prometheus multiprocess mode: every worker writes its counters to files in this folder
+# and a scrape of any worker adds them all up. It must be in the environment before the
+# workers import prometheus_client, hence here and not in the app.
+_created_metrics_dir = None
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _created_metrics_dir = tempfile.mkdtemp(prefix="switchboard-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_metrics_dir
+else:
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _created_metrics_dir:
+        shutil.rmtree(_created_metrics_dir, ignore_errors=True)
