@@ -33,6 +33,7 @@ DESIGN_DEFAULTS = {
     "PHONIFY_API_URL": None,
     "PHONIFY_API_KEY": None,
     "PHONIFY_POLL_INTERVAL": "30",
+    "LOG_PII": "false",  # issue 6: not yet in DESIGN.md's table
 }
 
 

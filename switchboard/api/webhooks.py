@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from switchboard import clock
 from switchboard.api.errors import error_response
+from switchboard.observability.http import note_callback
 from switchboard.router.ingest import ingest, store_failed_receipt
 from switchboard.vendors.base import BadPayload, Inbound, Rejected
 from switchboard.vendors.registry import get as get_vendor
@@ -26,17 +27,16 @@ def receive(vendor_name: str, token: str | None = None):
     vendor = get_vendor(vendor_name)
     secrets = settings.secrets_for(vendor_name) if vendor else ()
     if vendor is None or not secrets:
-        return error_response(404, "unknown_vendor",
-                              f"no provider {vendor_name!r} is configured here")
+        return _reject(404, "unknown_vendor", f"no provider {vendor_name!r} is configured here")
+    note_callback(vendor=vendor_name)
     if vendor.uses_token and token is None:
-        return error_response(401, "invalid_token",
-                              f"{vendor_name} callbacks go to /webhooks/{vendor_name}/<token>")
+        return _reject(401, "invalid_token",
+                       f"{vendor_name} callbacks go to /webhooks/{vendor_name}/<token>")
     if not vendor.uses_token and token is not None:
-        return error_response(404, "not_found",
-                              f"{vendor_name} callbacks go to /webhooks/{vendor_name}")
+        return _reject(404, "not_found", f"{vendor_name} callbacks go to /webhooks/{vendor_name}")
     if request.method not in vendor.methods:
-        return error_response(405, "method_not_allowed",
-                              f"{vendor_name} callbacks use {', '.join(vendor.methods)}")
+        return _reject(405, "method_not_allowed",
+                       f"{vendor_name} callbacks use {', '.join(vendor.methods)}")
     inbound = Inbound(vendor_name, request.method, request.get_data(cache=False),
                       headers=request.headers,
                       query_string=request.query_string.decode("latin-1"),
@@ -47,7 +47,7 @@ def receive(vendor_name: str, token: str | None = None):
     try:
         vendor.verify(inbound, secrets, settings, now, token)
     except Rejected as exc:
-        return error_response(exc.status, exc.code, exc.message)
+        return _reject(exc.status, exc.code, exc.message)
     except BadPayload as exc:
         return _bad_payload(vendor, inbound, exc, now)
     try:
@@ -55,10 +55,25 @@ def receive(vendor_name: str, token: str | None = None):
     except BadPayload as exc:
         return _bad_payload(vendor, inbound, exc, now)
     result = ingest(state.engine, inbound, vendor.kept_headers, events, now)
+    note_callback(outcome=result.status, event_ids=result.event_ids,
+                  events=[_logged(e, i) for e, i in zip(events, result.event_ids, strict=True)])
     return jsonify({"status": result.status, "event_ids": result.event_ids})
+
+
+def _logged(event, event_id: str) -> dict:
+    """What the request log says of an event; the formatter masks from/to/text."""
+    data = event.data
+    return {"id": event_id, "type": event.type, "message_id": data.get("message_id"),
+            "status": event.status, "from": data.get("from"), "to": data.get("to"),
+            "text": data.get("text")}
+
+
+def _reject(status: int, code: str, message: str, field: str | None = None):
+    note_callback(outcome="error" if status >= 500 else "rejected", reason=code)
+    return error_response(status, code, message, field)
 
 
 def _bad_payload(vendor, inbound: Inbound, exc: BadPayload, now):
     store_failed_receipt(current_app.extensions["switchboard"].engine, inbound,
                          vendor.kept_headers, f"{exc.code}: {exc.message}", now)
-    return error_response(400, exc.code, exc.message, exc.field)
+    return _reject(400, exc.code, exc.message, exc.field)

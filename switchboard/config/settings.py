@@ -126,6 +126,7 @@ class Settings:
     phonify_api_key: str | None = field(default=None, metadata={"parse": _optional_str,
                                                                  "secret": True})
     phonify_poll_interval: float = field(default=30.0, metadata={"parse": _positive_float})
+    log_pii: bool = field(default=False, metadata={"parse": _bool})
 
     def secrets_for(self, vendor: str) -> tuple[str, ...]:
         """The secrets or URL tokens configured for a vendor; empty means not accepted."""

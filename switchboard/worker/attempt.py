@@ -7,6 +7,7 @@ import json
 import logging
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import urllib3
 
@@ -29,12 +30,56 @@ def event_payload(row: Any) -> dict:
 
 def run(row: Any, pool: urllib3.PoolManager, settings: Settings, now: datetime) -> Outcome:
     if row.handler is not None:
-        return _handler(row, settings, now)
-    if row.url is None or not row.active or row.deleted_at is not None:
+        outcome = _handler(row, settings, now)
+    elif row.url is None or not row.active or row.deleted_at is not None:
         # Re-enabling a subscription does not resend what it missed: replay does that.
-        return Outcome(row.id, "cancelled", row.attempts, now, now,
-                       "subscription disabled or deleted before delivery", None)
-    return _http(row, pool, settings, now)
+        outcome = Outcome(row.id, "cancelled", row.attempts, now, now,
+                          "subscription disabled or deleted before delivery", None)
+    else:
+        outcome = _http(row, pool, settings, now)
+    _log(row, outcome)
+    return outcome
+
+
+def target(row: Any) -> str:
+    return "handler" if row.handler is not None else "http"
+
+
+def outcome_name(outcome: Outcome) -> str:
+    """succeeded | retry | dead | cancelled: what metrics and logs call an attempt's end."""
+    return "retry" if outcome.state == "pending" else outcome.state
+
+
+def shown_url(url: str | None) -> str | None:
+    """A subscriber URL without user:password or query string, where tokens tend to hide."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparseable>"
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def _log(row: Any, outcome: Outcome) -> None:
+    """One JSON line per delivery attempt (and per cancellation, which tries nothing)."""
+    tried = outcome.attempt or {}
+    fields = {"delivery_id": row.id, "event_id": row.event_id, "vendor": row.vendor,
+              "type": row.type, "target": target(row), "attempt": outcome.attempts,
+              "outcome": outcome_name(outcome), "status_code": tried.get("status_code"),
+              "error": tried.get("error") if tried else outcome.last_error,
+              "duration_ms": round(tried.get("duration_ms") or 0.0, 2)}
+    if row.handler is not None:
+        fields["handler"] = row.handler
+    else:
+        fields["subscription_id"] = row.subscription_id
+        fields["url"] = shown_url(row.url)
+    if outcome.state == "pending":
+        fields["next_attempt_at"] = isoformat(outcome.next_attempt_at)
+    level = logging.WARNING if outcome.state == "dead" else logging.INFO
+    log.log(level, "delivery attempt", extra={"fields": fields})
 
 
 def _http(row: Any, pool: urllib3.PoolManager, settings: Settings, now: datetime) -> Outcome:
@@ -53,8 +98,6 @@ def _http(row: Any, pool: urllib3.PoolManager, settings: Settings, now: datetime
     attempt = {"delivery_id": row.id, "started_at": now, "duration_ms": result.duration_ms,
                "status_code": result.status_code, "error": result.error,
                "response_body": result.body}
-    log.info("delivery %s event %s -> %s %s in %.1f ms", row.id, row.event_id, row.url,
-             result.status_code or result.error, result.duration_ms)
     if result.ok:
         return Outcome(row.id, "succeeded", attempts, now, now, None, attempt,
                        row.subscription_id, "recovered")

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from switchboard import clock
 from switchboard.config import Settings
+from switchboard.observability.metrics import ATTEMPT_SECONDS, DELIVERIES
 from switchboard.worker import attempt, store
 from switchboard.worker.send import make_pool
 from switchboard.worker.wakeup import Wakeup
@@ -50,7 +51,7 @@ class Worker:
         the next claimed, so the database round trips do not stall the sending."""
         log.info("worker %s started", self.id)
         poller = self._start_phonify_poller()
-        in_flight: list[Future] = []
+        in_flight: list[tuple[str, Future]] = []
         while not self.stopping.is_set():
             try:
                 claimed = self._send(self._claim())
@@ -94,17 +95,24 @@ class Worker:
         with self.engine.begin() as conn:
             return store.claim(conn, self.id, clock.now(), self.batch_size, self.lease)
 
-    def _send(self, rows: list) -> list[Future]:
-        return [self.executor.submit(attempt.run, row, self.pool, self.settings, clock.now())
+    def _send(self, rows: list) -> list[tuple[str, Future]]:
+        return [(attempt.target(row),
+                 self.executor.submit(attempt.run, row, self.pool, self.settings, clock.now()))
                 for row in rows]
 
-    def _record(self, batch: list[Future]) -> None:
+    def _record(self, batch: list[tuple[str, Future]]) -> None:
         if batch:
-            outcomes = [future.result() for future in batch]
+            outcomes = [(target, future.result()) for target, future in batch]
             with self.engine.begin() as conn:
-                store.record(conn, self.id, outcomes, clock.now(), self.settings.disable_after)
+                store.record(conn, self.id, [o for _, o in outcomes], clock.now(),
+                             self.settings.disable_after)
+            # Counted once written down, so the counters agree with the attempts table.
+            for target, outcome in outcomes:
+                DELIVERIES.labels(target, attempt.outcome_name(outcome)).inc()
+                if outcome.attempt is not None:
+                    ATTEMPT_SECONDS.labels(target).observe(outcome.attempt["duration_ms"] / 1000)
 
-    def _record_until_done(self, batch: list[Future]) -> None:
+    def _record_until_done(self, batch: list[tuple[str, Future]]) -> None:
         """On the way out: what was sent must be written down, even if the database is
         briefly away (otherwise the lease expires and it is sent again)."""
         for delay in (0, 1, 2, 4):

@@ -1,0 +1,127 @@
+"""Prometheus metrics: the metric objects, and the view's registry at scrape time.
+
+Counters and histograms live in the process that counts (web workers: callbacks; worker
+processes: deliveries). Under gunicorn, PROMETHEUS_MULTIPROC_DIR is set before this module
+is imported (gunicorn.conf.py does it), so prometheus_client keeps every process's values in
+files there and a scrape of any web worker adds them all up. Queue depths are not counted
+anywhere: they are read from the database at scrape time, so they are right whichever
+process answers and however many workers run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from datetime import datetime
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from switchboard import clock
+from switchboard.models import Delivery
+
+log = logging.getLogger("switchboard.metrics")
+
+# Fast answers are the point of the ingest path (PERFORMANCE.md: 1-10 ms), so the buckets
+# are fine at the low end.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                   10.0)
+
+CALLBACKS = Counter(
+    "switchboard_callbacks", "Inbound provider callbacks by vendor and outcome "
+    "(accepted, duplicate, rejected, error) and, for rejected and error, the error code",
+    ["vendor", "outcome", "reason"])
+INGEST_SECONDS = Histogram(
+    "switchboard_ingest_duration_seconds",
+    "Time to answer an inbound callback, from request start to response", ["vendor"],
+    buckets=LATENCY_BUCKETS)
+DELIVERIES = Counter(
+    "switchboard_deliveries", "Delivery outcomes recorded by workers: succeeded, retry "
+    "(failed, tried again later), dead (out of retries or 410), cancelled",
+    ["target", "outcome"])
+ATTEMPT_SECONDS = Histogram(
+    "switchboard_delivery_attempt_duration_seconds",
+    "Time of one delivery attempt (an HTTP POST or a handler call)", ["target"],
+    buckets=LATENCY_BUCKETS + (15.0, 30.0))
+
+_d = Delivery.__table__
+# Both use ix_deliveries_due (state, next_attempt_at): a range of the index, not the table.
+PENDING = select(func.count(), func.min(_d.c.created_at), func.min(_d.c.next_attempt_at)) \
+    .where(_d.c.state == "pending")
+DEAD = select(func.count()).where(_d.c.state == "dead")
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class QueueCollector:
+    """Pending and dead deliveries, read from the database when Prometheus scrapes."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("switchboard_metrics_database_up",
+                               "1 if the queue gauges below could be read from the database")
+        try:
+            with self.engine.connect() as conn:
+                pending, oldest, earliest_due = conn.execute(PENDING).one()
+                dead = conn.execute(DEAD).scalar_one()
+        except (DBAPIError, SQLAlchemyError) as exc:
+            log.warning("metrics: queue depths unavailable: %s", type(exc).__name__)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        now = clock.now()
+        yield _gauge("switchboard_deliveries_pending",
+                     "Deliveries waiting to be sent (due now or scheduled for a retry)",
+                     pending)
+        yield _gauge("switchboard_deliveries_dead",
+                     "Deliveries out of retries, waiting for an operator", dead)
+        yield _gauge("switchboard_oldest_pending_delivery_age_seconds",
+                     "Age of the oldest pending delivery (0 when none)", _age(now, oldest))
+        yield _gauge("switchboard_worker_lag_seconds",
+                     "How long the most overdue pending delivery has been due: how far the "
+                     "workers are behind (0 when nothing is overdue)", _age(now, earliest_due))
+
+
+def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    gauge = GaugeMetricFamily(name, documentation)
+    gauge.add_metric([], value)
+    return gauge
+
+
+def _age(now: datetime, since: datetime | None) -> float:
+    if since is None:
+        return 0.0
+    if since.tzinfo is None:  # aggregates skip the column type on some dialects
+        since = since.replace(tzinfo=now.tzinfo)
+    return max(0.0, (now - since).total_seconds())
+
+
+class _Scrape:
+    """What one scrape reads: this process's (or every process's) metrics and the queue."""
+
+    def __init__(self, *collectors) -> None:
+        self.collectors = collectors
+
+    def collect(self) -> Iterator[Metric]:
+        for collector in self.collectors:
+            yield from collector.collect()
+
+
+def scrape_registry(engine: Engine) -> _Scrape:
+    directory = multiprocess_dir()
+    if directory:
+        processes = CollectorRegistry(auto_describe=False)
+        MultiProcessCollector(processes, path=directory)
+    else:
+        processes = REGISTRY
+    return _Scrape(processes, QueueCollector(engine))

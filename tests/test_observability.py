@@ -1,0 +1,307 @@
+"""Operators' view: /healthz, /readyz, /metrics, JSON log lines (request id, no secrets, PII
+masked unless asked), the start-up warning, and SQLite's WAL mode."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
+
+from switchboard import subscriptions as subs
+from switchboard.app import create_app
+from switchboard.config import Settings
+from switchboard.models import make_engine
+from switchboard.models.db import SQLITE_BUSY_TIMEOUT_MS
+from switchboard.observability.logging import JsonFormatter, mask_value, route
+from switchboard.worker.runner import Worker
+from tests.callbacks import honkio_body, send_honkio
+from tests.conftest import SECRETS
+from tests.signing import honkio_headers, sample_bytes
+from tests.subscriber import Subscriber
+
+HONKIO_SECRET = SECRETS["honkio_secrets"][0]
+BOOMWARE_TOKEN = SECRETS["boomware_tokens"][0]
+
+
+@pytest.fixture
+def subscriber():
+    server = Subscriber().start()
+    yield server
+    server.stop()
+
+
+def scrape(client) -> dict[tuple[str, tuple], float]:
+    answer = client.get("/metrics")
+    assert answer.status_code == 200
+    assert answer.content_type.startswith("text/plain")
+    samples = {}
+    for family in text_string_to_metric_families(answer.get_data(as_text=True)):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples, name, **labels) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def delta(before, after, name, **labels) -> float:
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
+def json_lines(err: str) -> list[dict]:
+    return [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+
+
+def signed_honkio(client, body: bytes, **headers):
+    from switchboard import clock
+
+    sent = honkio_headers(body, HONKIO_SECRET, int(clock.now().timestamp()))
+    return client.post("/webhooks/honkio", data=body, headers={**sent, **headers})
+
+
+# --- health --------------------------------------------------------------------------------
+
+def test_healthz_needs_nothing(client):
+    answer = client.get("/healthz")
+    assert answer.status_code == 200
+    assert answer.get_json() == {"status": "ok"}
+
+
+def test_readyz_when_database_answers_and_schema_is_current(client):
+    answer = client.get("/readyz")
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json() == {"status": "ready"}
+
+
+def test_readyz_is_503_when_the_schema_is_behind(tmp_path):
+    fresh = create_app(settings=Settings(database_url=f"sqlite:///{tmp_path}/empty.db"))
+    answer = fresh.test_client().get("/readyz")
+    fresh.extensions["switchboard"].engine.dispose()
+    assert answer.status_code == 503
+    assert answer.get_json()["error"]["code"] == "migrations_pending"
+    assert fresh.test_client().get("/healthz").status_code == 200
+
+
+def test_readyz_is_503_when_the_database_is_away():
+    away = create_app(settings=Settings(
+        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    answer = away.test_client().get("/readyz")
+    assert answer.status_code == 503
+    assert answer.get_json()["error"]["code"] == "database_unavailable"
+    assert away.test_client().get("/healthz").status_code == 200
+
+
+# --- metrics -------------------------------------------------------------------------------
+
+def test_metrics_count_callbacks_by_vendor_and_outcome(client, frozen_clock):
+    before = scrape(client)
+    send_honkio(client)
+    send_honkio(client, event_id="evt_dup")
+    send_honkio(client, event_id="evt_dup")
+    assert client.post("/webhooks/honkio", data=honkio_body(),
+                       headers={"X-HonkIO-Signature": "00", "X-HonkIO-Timestamp": "1",
+                                "X-HonkIO-Event": "message.delivered"}).status_code == 401
+    assert signed_honkio(client, b'{"type": "message.delivered"}').status_code == 400
+    assert client.post("/webhooks/nobody").status_code == 404
+    after = scrape(client)
+    counted = "switchboard_callbacks_total"
+    assert delta(before, after, counted, vendor="honkio", outcome="accepted", reason="") == 2
+    assert delta(before, after, counted, vendor="honkio", outcome="duplicate", reason="") == 1
+    assert delta(before, after, counted, vendor="honkio", outcome="rejected",
+                 reason="invalid_signature") == 1
+    assert delta(before, after, counted, vendor="honkio", outcome="rejected",
+                 reason="missing_field") == 1
+    assert delta(before, after, counted, vendor="unknown", outcome="rejected",
+                 reason="unknown_vendor") == 1
+    assert delta(before, after, "switchboard_ingest_duration_seconds_count",
+                 vendor="honkio") == 5
+    assert delta(before, after, "switchboard_ingest_duration_seconds_bucket",
+                 vendor="honkio", le="+Inf") == 5
+
+
+def test_metrics_count_deliveries_and_read_the_queue(client, engine, settings, subscriber,
+                                                     frozen_clock):
+    with engine.begin() as conn:
+        subs.create(conn, settings, frozen_clock(), url=subscriber.url, event_types=["*"])
+    before = scrape(client)
+    assert value(before, "switchboard_metrics_database_up") == 1
+    assert value(before, "switchboard_deliveries_pending") == 0
+    send_honkio(client)
+    send_honkio(client)
+    frozen_clock.advance(90)
+    waiting = scrape(client)
+    assert value(waiting, "switchboard_deliveries_pending") == 2
+    assert value(waiting, "switchboard_oldest_pending_delivery_age_seconds") == 90
+    assert value(waiting, "switchboard_worker_lag_seconds") == 90
+
+    subscriber.default = (500, {}, b"no")
+    worker = Worker(engine, dataclasses.replace(settings, retry_schedule=(0, 1)),
+                    concurrency=2)
+    try:
+        assert worker.run_once() == 2  # both fail, retried in 1 s
+        frozen_clock.advance(0.5)
+        retried = scrape(client)
+        assert value(retried, "switchboard_worker_lag_seconds") == 0  # not due yet
+        assert value(retried, "switchboard_oldest_pending_delivery_age_seconds") == 90.5
+        frozen_clock.advance(2)
+        subscriber.default = (200, {}, b"ok")
+        send_honkio(client)
+        subscriber.default = (500, {}, b"no")
+        assert worker.run_once() == 3  # two dead now, the new one retried
+        subscriber.default = (200, {}, b"ok")
+        frozen_clock.advance(2)
+        assert worker.run_once() == 1
+    finally:
+        worker.close()
+    after = scrape(client)
+    counted = "switchboard_deliveries_total"
+    assert delta(before, after, counted, target="http", outcome="retry") == 3
+    assert delta(before, after, counted, target="http", outcome="dead") == 2
+    assert delta(before, after, counted, target="http", outcome="succeeded") == 1
+    assert delta(before, after, "switchboard_delivery_attempt_duration_seconds_count",
+                 target="http") == 6
+    assert value(after, "switchboard_deliveries_pending") == 0
+    assert value(after, "switchboard_deliveries_dead") == 2
+    assert value(after, "switchboard_oldest_pending_delivery_age_seconds") == 0
+
+
+def test_metrics_still_answer_when_the_database_is_away():
+    away = create_app(settings=Settings(
+        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    samples = scrape(away.test_client())
+    assert value(samples, "switchboard_metrics_database_up") == 0
+    assert ("switchboard_deliveries_pending", ()) not in samples
+
+
+def test_gunicorn_config_sets_up_multiprocess_metrics(tmp_path):
+    code = ("import os, switchboard.gunicorn_conf as c; "
+            "print(c.workers, c.worker_class, c.accesslog, c.timeout, "
+            "os.path.isdir(os.environ['PROMETHEUS_MULTIPROC_DIR']), callable(c.child_exit))")
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env["WEB_CONCURRENCY"] = "3"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ["3", "sync", "None", "30", "True", "True"]
+
+
+# --- logs ----------------------------------------------------------------------------------
+
+def test_request_line_carries_request_id_vendor_outcome_and_no_secret(capfd, client,
+                                                                      frozen_clock):
+    body = honkio_body()
+    answer = signed_honkio(client, body, **{"X-Request-ID": "req-abc.123"})
+    assert answer.status_code == 200
+    assert answer.headers["X-Request-ID"] == "req-abc.123"
+    signature = honkio_headers(body, HONKIO_SECRET, int(frozen_clock().timestamp()))[
+        "X-HonkIO-Signature"]
+    err = capfd.readouterr().err
+    (line,) = [x for x in json_lines(err) if x["logger"] == "switchboard.request"]
+    assert line["request_id"] == "req-abc.123"
+    assert line["vendor"] == "honkio"
+    assert line["outcome"] == "accepted"
+    assert line["event_ids"] == answer.get_json()["event_ids"]
+    assert line["status"] == 200 and line["route"] == "/webhooks/honkio"
+    assert isinstance(line["duration_ms"], float)
+    assert line["level"] == "info" and line["ts"].endswith("Z")
+    for secret in (HONKIO_SECRET, signature):
+        assert secret not in err
+
+
+def test_a_missing_or_unsafe_request_id_is_replaced(capfd, client):
+    generated = client.get("/healthz").headers["X-Request-ID"]
+    assert len(generated) == 32
+    unsafe = client.get("/healthz", headers={"X-Request-ID": 'x" injected'})
+    assert unsafe.headers["X-Request-ID"] not in ('x" injected', generated)
+
+
+def test_url_tokens_are_masked_and_pii_too(capfd, client):
+    answer = client.post(f"/webhooks/boomware/{BOOMWARE_TOKEN}",
+                         data=sample_bytes("boomware-inbound.json"),
+                         headers={"Content-Type": "application/json"})
+    assert answer.status_code == 200, answer.get_json()
+    wrong = client.post("/webhooks/boomware/not-the-token-at-all", data=b"{}")
+    assert wrong.status_code == 401
+    err = capfd.readouterr().err
+    lines = [x for x in json_lines(err) if x["logger"] == "switchboard.request"]
+    assert [x["route"] for x in lines] == ["/webhooks/boomware/***"] * 2
+    assert [x["outcome"] for x in lines] == ["accepted", "rejected"]
+    assert lines[1]["reason"] == "invalid_token"
+    (event,) = lines[0]["events"]
+    assert event["from"] == "+44********01" and event["text"] == "<11 chars>"
+    for hidden in (BOOMWARE_TOKEN, "not-the-token-at-all", "447700900001", "Hello world"):
+        assert hidden not in err
+
+
+def test_pii_is_logged_when_asked(capfd, settings):
+    app = create_app(settings=dataclasses.replace(settings, log_pii=True))
+    answer = app.test_client().post(f"/webhooks/boomware/{BOOMWARE_TOKEN}",
+                                    data=sample_bytes("boomware-inbound.json"),
+                                    headers={"Content-Type": "application/json"})
+    app.extensions["switchboard"].engine.dispose()
+    assert answer.status_code == 200
+    err = capfd.readouterr().err
+    (line,) = [x for x in json_lines(err) if x["logger"] == "switchboard.request"]
+    assert line["events"][0]["from"] == "+447700900001"
+    assert line["events"][0]["text"] == "Hello world"
+    assert BOOMWARE_TOKEN not in err  # tokens are never PII-optional
+
+
+def test_delivery_attempt_line(capfd, client, engine, settings, subscriber, frozen_clock):
+    with engine.begin() as conn:
+        subs.create(conn, settings, frozen_clock(), url=subscriber.url + "?key=sekrit",
+                    event_types=["*"])
+    (event_id,) = send_honkio(client)
+    worker = Worker(engine, settings, concurrency=2)
+    try:
+        assert worker.run_once() == 1
+    finally:
+        worker.close()
+    err = capfd.readouterr().err
+    (line,) = [x for x in json_lines(err) if x.get("msg") == "delivery attempt"]
+    assert line["event_id"] == event_id and line["vendor"] == "honkio"
+    assert line["outcome"] == "succeeded" and line["status_code"] == 200
+    assert line["target"] == "http" and line["attempt"] == 1
+    assert line["url"] == subscriber.url
+    assert isinstance(line["duration_ms"], float)
+    assert "sekrit" not in err
+
+
+def test_formatter_scrubs_secrets_and_numbers_in_any_message():
+    formatter = JsonFormatter(secrets=("tok-secret-1",), log_pii=False)
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1,
+                               "failed for %s on /webhooks/x/%s", ("+16135550199",
+                                                                  "tok-secret-1"), None)
+    line = json.loads(formatter.format(record))
+    assert line["msg"] == "failed for +16*******99 on /webhooks/x/***"
+    assert mask_value("hello") == "<5 chars>"
+    assert route("/webhooks/transmitsms/abc/def") == "/webhooks/transmitsms/***"
+    assert route("/webhooks/honkio") == "/webhooks/honkio"
+
+
+def test_private_urls_on_postgresql_warn_at_start_up(capfd, database_url):
+    app = create_app(settings=Settings(database_url=database_url, allow_private_urls=True))
+    app.extensions["switchboard"].engine.dispose()
+    warned = [x for x in json_lines(capfd.readouterr().err)
+              if x["level"] == "warning" and "ALLOW_PRIVATE_URLS" in x["msg"]]
+    assert len(warned) == (1 if database_url.startswith("postgresql") else 0)
+
+
+# --- SQLite --------------------------------------------------------------------------------
+
+def test_sqlite_runs_wal_with_a_busy_timeout(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path}/wal.db")
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert conn.execute(text("PRAGMA busy_timeout")).scalar() == SQLITE_BUSY_TIMEOUT_MS
+    finally:
+        engine.dispose()
+    assert SQLITE_BUSY_TIMEOUT_MS >= 1000
