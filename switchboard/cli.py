@@ -11,6 +11,7 @@ from flask import current_app
 from flask.cli import AppGroup, ScriptInfo, with_appcontext
 
 from switchboard import clock
+from switchboard.commands import admin as admin_commands
 from switchboard.commands import replay as replay_commands
 from switchboard.commands import subscriptions as subscriptions_commands
 from switchboard.commands import worker as worker_commands
@@ -82,6 +83,8 @@ def simulate(vendor: str, type_: str | None, url: str) -> None:
 
 
 cli.add_command(subscriptions_commands.subscriptions)
+cli.add_command(admin_commands.events)
+cli.add_command(admin_commands.deliveries)
 cli.add_command(worker_commands.worker)
 cli.add_command(worker_commands.serve)
 cli.add_command(replay_commands.replay_command)

@@ -1,0 +1,137 @@
+"""Events for operators: a filtered, keyset-paged list (newest first) and one event with its
+receipt, deliveries and their attempts."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, tuple_
+
+from switchboard.admin.common import (
+    AdminError,
+    check_id,
+    choice_param,
+    decode_cursor,
+    limit_param,
+    page,
+    reject_unknown,
+    text_param,
+    time_param,
+)
+from switchboard.events import STATUS_RANK, isoformat
+from switchboard.models import Attempt, Delivery, Event, Receipt
+from switchboard.router.event_rows import event_json
+from switchboard.vendors.registry import VENDORS
+
+_e = Event.__table__
+_r = Receipt.__table__
+_d = Delivery.__table__
+_a = Attempt.__table__
+
+PARAMETERS = ("vendor", "type", "status", "message_id", "since", "until", "limit", "cursor")
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    vendor: str | None = None
+    type: str | None = None
+    status: str | None = None
+    message_id: str | None = None
+    since: datetime | None = None  # received at or after
+    until: datetime | None = None  # received before
+    limit: int = 50
+    cursor: tuple[datetime, str] | None = None
+
+    @classmethod
+    def parse(cls, args: Mapping[str, Any]) -> EventFilter:
+        """From query parameters or CLI options, all strings; AdminError names a bad one."""
+        reject_unknown(args, PARAMETERS)
+        return cls(vendor=choice_param(args, "vendor", VENDORS),
+                   type=text_param(args, "type"),
+                   status=choice_param(args, "status", STATUS_RANK),
+                   message_id=text_param(args, "message_id"),
+                   since=time_param(args, "since"), until=time_param(args, "until"),
+                   limit=limit_param(args), cursor=decode_cursor(args))
+
+
+def summary(row: Any) -> dict:
+    """An event in a list: the normalised event without its raw payload, plus where it
+    stands (disposition) and the receipt it came from."""
+    event = event_json(row)
+    del event["raw"]
+    return event | {"message_id": row.message_id, "status": row.status,
+                    "disposition": row.disposition, "receipt_id": row.receipt_id}
+
+
+def list_events(conn: Connection, where: EventFilter) -> dict:
+    """{"events": [...], "next_cursor": str | None}, newest first by (received_at, id).
+
+    Keyset paging: a page starts strictly after the last row of the one before, so events
+    stored meanwhile (which sort first) never shift it, and no OFFSET is scanned."""
+    key = tuple_(_e.c.received_at, _e.c.id)
+    query = select(_e).order_by(_e.c.received_at.desc(), _e.c.id.desc())
+    for name in ("vendor", "type", "status", "message_id"):
+        if getattr(where, name) is not None:
+            query = query.where(_e.c[name] == getattr(where, name))
+    if where.since is not None:
+        query = query.where(_e.c.received_at >= where.since)
+    if where.until is not None:
+        query = query.where(_e.c.received_at < where.until)
+    if where.cursor is not None:
+        query = query.where(key < tuple_(*where.cursor, types=(_e.c.received_at.type,
+                                                                _e.c.id.type)))
+    rows, next_cursor = page(conn.execute(query.limit(where.limit + 1)).all(), where.limit,
+                             lambda row: (row.received_at, row.id))
+    return {"events": [summary(row) for row in rows], "next_cursor": next_cursor}
+
+
+def get_event(conn: Connection, event_id: str) -> dict:
+    """The event as subscribers get it, its receipt, and every delivery with its attempts."""
+    check_id(event_id, "event")
+    row = conn.execute(select(_e).where(_e.c.id == event_id)).first()
+    if row is None:
+        raise AdminError("id", f"no event {event_id!r}", 404)
+    receipt = conn.execute(select(_r).where(_r.c.id == row.receipt_id)).first()
+    deliveries = conn.execute(select(_d).where(_d.c.event_id == event_id)
+                              .order_by(_d.c.created_at, _d.c.id)).all()
+    attempts: dict[str, list[dict]] = {d.id: [] for d in deliveries}
+    if deliveries:
+        for attempt in conn.execute(select(_a).where(_a.c.delivery_id.in_(list(attempts)))
+                                    .order_by(_a.c.id)):
+            attempts[attempt.delivery_id].append(attempt_json(attempt))
+    return summary(row) | {
+        "raw": row.raw,
+        "receipt": receipt_json(receipt) if receipt is not None else None,
+        "deliveries": [delivery_json(d) | {"attempts": attempts[d.id]} for d in deliveries],
+    }
+
+
+def receipt_json(row: Any) -> dict:
+    """The callback as it arrived; its body as text when it is UTF-8, else base64."""
+    body: bytes = row.body or b""
+    try:
+        shown, encoding = body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        shown, encoding = base64.b64encode(body).decode(), "base64"
+    return {"id": row.id, "vendor": row.vendor, "received_at": isoformat(row.received_at),
+            "method": row.method, "content_type": row.content_type,
+            "query_string": row.query_string or None, "state": row.state, "error": row.error,
+            "body": shown, "body_encoding": encoding}
+
+
+def delivery_json(row: Any) -> dict:
+    return {"id": row.id, "event_id": row.event_id, "subscription_id": row.subscription_id,
+            "handler": row.handler, "state": row.state, "attempt_count": row.attempts,
+            "next_attempt_at": isoformat(row.next_attempt_at), "replay": bool(row.replay),
+            "created_at": isoformat(row.created_at),
+            "finished_at": isoformat(row.finished_at), "last_error": row.last_error}
+
+
+def attempt_json(row: Any) -> dict:
+    return {"id": row.id, "started_at": isoformat(row.started_at),
+            "duration_ms": row.duration_ms, "status_code": row.status_code,
+            "error": row.error, "response_body": row.response_body}

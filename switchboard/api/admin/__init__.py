@@ -1,0 +1,14 @@
+"""The admin API under /api (bearer ADMIN_TOKEN) and its /openapi.json description."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from switchboard.api import openapi
+from switchboard.api.admin import deliveries, events, messages, replays, subscriptions  # noqa: F401
+from switchboard.api.admin.blueprint import bp
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    openapi.init_app(app)

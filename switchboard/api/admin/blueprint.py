@@ -1,0 +1,78 @@
+"""The /api blueprint: bearer-token check on every /api path, JSON errors, and the small
+helpers its routes share."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from flask import Blueprint, current_app, request
+
+from switchboard.admin.common import AdminError
+from switchboard.api.errors import error_response
+from switchboard.subscriptions import SubscriptionError
+
+bp = Blueprint("admin_api", __name__, url_prefix="/api")
+
+ERROR_CODES = {400: "invalid_request", 404: "not_found", 409: "conflict"}
+
+
+def state() -> Any:
+    return current_app.extensions["switchboard"]
+
+
+@bp.before_app_request
+def require_admin_token():
+    """Every /api path, known or not, answers only to the bearer token (so the route map is
+    not probed without it); /webhooks and the rest of the app are untouched."""
+    if not (request.path == "/api" or request.path.startswith("/api/")):
+        return None
+    token = state().settings.admin_token
+    if not token:
+        return error_response(503, "admin_disabled", "the admin API is disabled: set "
+                              "SWITCHBOARD_ADMIN_TOKEN to a long random value to enable it")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode("utf-8", "surrogateescape"), token.encode("utf-8")):
+        answer, status = error_response(401, "unauthorized",
+                                        "send Authorization: Bearer <SWITCHBOARD_ADMIN_TOKEN>")
+        answer.headers["WWW-Authenticate"] = 'Bearer realm="switchboard"'
+        return answer, status
+    return None
+
+
+@bp.errorhandler(AdminError)
+def _admin_error(exc: AdminError):
+    return error_response(exc.status, exc.code, exc.message, exc.field)
+
+
+@bp.errorhandler(SubscriptionError)
+def _subscription_error(exc: SubscriptionError):
+    return error_response(exc.status, ERROR_CODES.get(exc.status, "invalid_request"),
+                          exc.message, exc.field)
+
+
+def json_object() -> dict:
+    """The request body as a JSON object, with no NUL in any string (PostgreSQL text cannot
+    hold one, and it would otherwise surface as a 503)."""
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise AdminError("body", "the body must be a JSON object")
+    where = _nul_at(body)
+    if where is not None:
+        raise AdminError(where or "body", "strings must not contain NUL characters")
+    return body
+
+
+def _nul_at(value: Any, path: str = "") -> str | None:
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items = (value.items() if isinstance(value, dict)
+             else enumerate(value) if isinstance(value, list) else ())
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return path or "body"
+        found = _nul_at(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,14 @@
+"""GET /api/messages/<vendor>/<message_id>: status and history of one message."""
+
+from __future__ import annotations
+
+from flask import jsonify
+
+from switchboard.admin import messages
+from switchboard.api.admin.blueprint import bp, state
+
+
+@bp.get("/messages/<vendor>/<path:message_id>")
+def show_message(vendor: str, message_id: str):
+    with state().engine.connect() as conn:
+        return jsonify(messages.get_message(conn, vendor, message_id))
