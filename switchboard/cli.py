@@ -12,6 +12,7 @@ from flask.cli import AppGroup, ScriptInfo, with_appcontext
 
 from switchboard import clock
 from switchboard.commands import admin as admin_commands
+from switchboard.commands import purge as purge_commands
 from switchboard.commands import replay as replay_commands
 from switchboard.commands import subscriptions as subscriptions_commands
 from switchboard.commands import worker as worker_commands
@@ -88,6 +89,7 @@ cli.add_command(admin_commands.deliveries)
 cli.add_command(worker_commands.worker)
 cli.add_command(worker_commands.serve)
 cli.add_command(replay_commands.replay_command)
+cli.add_command(purge_commands.purge_command)
 
 
 def main() -> None:

@@ -93,6 +93,7 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_vendor_message", "vendor", "message_id"),
         Index("ix_events_received", "received_at"),
+        Index("ix_events_receipt", "receipt_id"),  # purge deletes receipts (0002)
     )
 
 
