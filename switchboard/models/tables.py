@@ -93,6 +93,7 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_vendor_message", "vendor", "message_id"),
         Index("ix_events_received", "received_at"),
+        Index("ix_events_message", "message_id"),  # admin filter without a vendor (0003)
         Index("ix_events_receipt", "receipt_id"),  # purge deletes receipts (0002)
     )
 
@@ -155,6 +156,7 @@ class Delivery(Base):
     __table_args__ = (
         Index("ix_deliveries_due", "state", "next_attempt_at"),
         Index("ix_deliveries_event", "event_id"),
+        Index("ix_deliveries_state_created", "state", "created_at", "id"),  # dead letters (0003)
     )
 
 
