@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 
@@ -55,3 +57,50 @@ def _addresses(host: str, resolve: bool) -> list[str]:
     except socket.gaierror:
         raise UrlRefused(f"url host {host!r} does not resolve") from None
     return sorted({info[4][0] for info in infos})
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a delivery really goes: the address checked, not a name to resolve again."""
+
+    scheme: str
+    host: str
+    port: int
+    address: str
+    path: str
+
+    @property
+    def host_header(self) -> str:
+        default = 443 if self.scheme == "https" else 80
+        name = f"[{self.host}]" if ":" in self.host else self.host
+        return name if self.port == default else f"{name}:{self.port}"
+
+
+_RESOLVED: dict[str, tuple[float, list[str]]] = {}
+RESOLVE_TTL = 30.0
+
+
+def pin(url: str, allow_private: bool) -> Target:
+    """Resolve once, check every address, and hand back the one to connect to.
+
+    Connecting to the checked address (with the name kept for Host and TLS) closes the
+    DNS-rebinding gap between a check and a second lookup by the HTTP client.
+    """
+    check_url(url, allow_private=True)  # scheme, host, port, credentials
+    parts = urlsplit(url)
+    host = parts.hostname
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    cached = _RESOLVED.get(host)
+    if cached and cached[0] > time.monotonic():
+        addresses = cached[1]
+    else:
+        addresses = _addresses(host, resolve=True)
+        _RESOLVED[host] = (time.monotonic() + RESOLVE_TTL, addresses)
+    if not allow_private:
+        for address in addresses:
+            if not _is_public(address):
+                raise UrlRefused(f"url resolves to a private or loopback address ({address})")
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return Target(parts.scheme, host, port, addresses[0], path)

@@ -41,7 +41,8 @@ def _no_network(monkeypatch):
         host = address[0] if isinstance(address, tuple) else address
         if isinstance(host, str) and host not in {"127.0.0.1", "localhost", "::1"} \
                 and not host.startswith("/"):
-            raise RuntimeError(f"test tried to reach {host}")
+            # An OSError, as a closed network would give, but saying what happened.
+            raise ConnectionRefusedError(f"test tried to reach {host}")
         return real_connect(sock, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)

@@ -14,7 +14,7 @@ import urllib3
 from switchboard.config import Settings
 from switchboard.events import isoformat
 from switchboard.handlers.registry import HANDLERS
-from switchboard.url_policy import UrlRefused, check_url
+from switchboard.url_policy import UrlRefused, pin
 from switchboard.worker.retry import at, next_delay, parse_retry_after
 from switchboard.worker.send import SendResult, post
 from switchboard.worker.store import Outcome
@@ -84,7 +84,7 @@ def _log(row: Any, outcome: Outcome) -> None:
 
 def _http(row: Any, pool: urllib3.PoolManager, settings: Settings, now: datetime) -> Outcome:
     try:
-        check_url(row.url, settings.allow_private_urls)
+        target = pin(row.url, settings.allow_private_urls)
     except UrlRefused as exc:
         result = SendResult(None, f"refused: {exc}", None, 0.0)
     else:
@@ -92,7 +92,7 @@ def _http(row: Any, pool: urllib3.PoolManager, settings: Settings, now: datetime
         if row.previous_secret and row.previous_secret_until and row.previous_secret_until > now:
             secrets.append(row.previous_secret)
         payload = json.dumps(event_payload(row), separators=(",", ":"))
-        result = post(pool, row.url, row.event_id, payload, secrets,
+        result = post(pool, target, row.event_id, payload, secrets,
                       settings.delivery_timeout)
     attempts = row.attempts + 1
     attempt = {"delivery_id": row.id, "started_at": now, "duration_ms": result.duration_ms,

@@ -14,6 +14,8 @@ from functools import lru_cache
 import urllib3
 from standardwebhooks.webhooks import Webhook
 
+from switchboard.url_policy import Target
+
 RESPONSE_KEPT = 1024
 DRAIN_LIMIT = 65536
 
@@ -45,8 +47,8 @@ def make_pool(size: int) -> urllib3.PoolManager:
     return urllib3.PoolManager(num_pools=64, maxsize=size, block=True, retries=False)
 
 
-def post(pool: urllib3.PoolManager, url: str, msg_id: str, payload: str, secrets: list[str],
-         timeout: float) -> SendResult:
+def post(pool: urllib3.PoolManager, target: Target, msg_id: str, payload: str,
+         secrets: list[str], timeout: float) -> SendResult:
     # The wall clock, not the scheduling clock: subscribers check this against their own
     # time to refuse replays, so it must say when the request really left.
     moment = datetime.now(UTC)
@@ -56,13 +58,21 @@ def post(pool: urllib3.PoolManager, url: str, msg_id: str, payload: str, secrets
         "webhook-id": msg_id,
         "webhook-timestamp": str(int(moment.timestamp())),
         "webhook-signature": signature_header(secrets, msg_id, moment, payload),
+        "host": target.host_header,
     }
+    # TLS still checks the certificate against the name, while the socket goes to the
+    # address that was checked; redirects are never followed (they could point inward).
+    tls = ({"server_hostname": target.host, "assert_hostname": target.host}
+           if target.scheme == "https" else None)
     started = time.perf_counter()
     try:
-        response = pool.request("POST", url, body=payload.encode(), headers=headers,
-                                timeout=urllib3.Timeout(total=timeout), redirect=False,
-                                retries=False, preload_content=False)
-    except urllib3.exceptions.HTTPError as exc:
+        connections = pool.connection_from_host(target.address, target.port, target.scheme,
+                                                pool_kwargs=tls)
+        response = connections.urlopen("POST", target.path, body=payload.encode(),
+                                       headers=headers, timeout=urllib3.Timeout(total=timeout),
+                                       redirect=False, retries=False, preload_content=False,
+                                       assert_same_host=False)
+    except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
         return SendResult(None, _describe(exc), None, _ms(started))
     try:
         body = response.read(RESPONSE_KEPT)
