@@ -92,7 +92,11 @@ class Event(Base):
 
     __table_args__ = (
         Index("ix_events_vendor_message", "vendor", "message_id"),
-        Index("ix_events_received", "received_at"),
+        # Admin lists read newest first under one filter (0004).
+        Index("ix_events_received_id", "received_at", "id"),
+        Index("ix_events_vendor_received", "vendor", "received_at", "id"),
+        Index("ix_events_type_received", "type", "received_at", "id"),
+        Index("ix_events_status_received", "status", "received_at", "id"),
         Index("ix_events_message", "message_id"),  # admin filter without a vendor (0003)
         Index("ix_events_receipt", "receipt_id"),  # purge deletes receipts (0002)
     )
@@ -157,6 +161,8 @@ class Delivery(Base):
         Index("ix_deliveries_due", "state", "next_attempt_at"),
         Index("ix_deliveries_event", "event_id"),
         Index("ix_deliveries_state_created", "state", "created_at", "id"),  # dead letters (0003)
+        Index("ix_deliveries_created", "created_at", "id"),  # (0004)
+        Index("ix_deliveries_subscription_created", "subscription_id", "created_at", "id"),
     )
 
 

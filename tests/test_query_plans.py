@@ -1,0 +1,114 @@
+"""Every admin list query uses an index with a million events stored (PostgreSQL plans).
+
+The queries are the admin functions' own, captured as they run, then EXPLAINed with the
+same parameters, so the test stays true when the queries change."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import event, text
+
+from switchboard.admin.deliveries import list_deliveries
+from switchboard.admin.events import EventFilter, list_events
+from switchboard.models import Base, make_engine
+from tests.conftest import PG_URL
+
+ROWS = 1_000_000
+
+SEED = """
+INSERT INTO receipts (id, vendor, received_at, method, headers, body, state)
+VALUES ('rcv_seed', 'honkio', now(), 'POST', '{}', '', 'parsed');
+INSERT INTO subscriptions (id, url, event_types, description, active, secret, created_at)
+VALUES ('sub_seed', 'http://127.0.0.1:9/', '["*"]', '', true, 'whsec_x', now());
+INSERT INTO events (id, dedup_key, receipt_id, vendor, type, message_id, status,
+                    received_at, disposition, data)
+SELECT 'evt_' || lpad(n::text, 26, '0'), 'seed:' || n, 'rcv_seed',
+       (ARRAY['honkio','canary','boomware','transmitsms','phonify'])[1 + mod(n, 5)],
+       (ARRAY['message.delivered','message.sent','message.failed','message.received'])[1 + mod(n, 4)],
+       'msg_' || (n / 3), (ARRAY['delivered','sent','failed',NULL])[1 + mod(n, 4)],
+       now() - (n || ' seconds')::interval, 'fanout', '{}'
+FROM generate_series(1, {rows}) AS n;
+INSERT INTO deliveries (id, event_id, subscription_id, state, attempts, next_attempt_at,
+                        replay, created_at)
+SELECT 'dlv_' || lpad(n::text, 26, '0'), 'evt_' || lpad(n::text, 26, '0'), 'sub_seed',
+       CASE WHEN mod(n, 1000) = 0 THEN 'dead' ELSE 'succeeded' END, 1, now(), false,
+       now() - (n || ' seconds')::interval
+FROM generate_series(1, {rows}) AS n;
+ANALYZE;
+"""
+
+EVENT_FILTERS = [{}, {"vendor": "canary"}, {"type": "message.failed"},
+                 {"status": "delivered"}, {"message_id": "msg_4242"},
+                 {"since": "2026-01-01T00:00:00Z"}, {"vendor": "honkio", "limit": "500"}]
+DELIVERY_FILTERS = [{}, {"state": "dead"}, {"event_id": "evt_" + "1".zfill(26)},
+                    {"subscription_id": "sub_seed"}]
+
+
+@pytest.fixture(scope="module")
+def big_database(request):
+    url = request.getfixturevalue("_pg_migrated")
+    engine = make_engine(url)
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+        for statement in SEED.replace("{rows}", str(ROWS)).split(";\n"):
+            if statement.strip():
+                conn.exec_driver_sql(statement)
+    yield engine
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    engine.dispose()
+
+
+def captured_plans(engine, run) -> list[dict]:
+    statements = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with engine.connect() as conn:
+            run(conn)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    plans = []
+    with engine.connect() as conn:
+        for statement, parameters in statements:
+            (plan,) = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement,
+                                           parameters).one()
+            plans.append(plan if isinstance(plan, list) else json.loads(plan))
+    return plans
+
+
+def nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from nodes(child)
+
+
+def assert_indexed(plans: list) -> None:
+    assert plans
+    for plan in plans:
+        seq_scans = [n["Relation Name"] for n in nodes(plan[0]["Plan"])
+                     if n["Node Type"] == "Seq Scan" and n.get("Relation Name") in
+                     {"events", "deliveries"}]
+        assert seq_scans == [], json.dumps(plan)[:2000]
+
+
+@pytest.mark.skipif(not PG_URL, reason="query plans are PostgreSQL's; "
+                    "SWITCHBOARD_TEST_DATABASE_URL is set in CI")
+@pytest.mark.parametrize("args", EVENT_FILTERS, ids=lambda a: ",".join(a) or "none")
+def test_event_lists_use_an_index(big_database, args):
+    assert_indexed(captured_plans(big_database,
+                                  lambda conn: list_events(conn, EventFilter.parse(args))))
+
+
+@pytest.mark.skipif(not PG_URL, reason="query plans are PostgreSQL's; "
+                    "SWITCHBOARD_TEST_DATABASE_URL is set in CI")
+@pytest.mark.parametrize("args", DELIVERY_FILTERS, ids=lambda a: ",".join(a) or "none")
+def test_delivery_lists_use_an_index(big_database, args):
+    assert_indexed(captured_plans(big_database, lambda conn: list_deliveries(conn, args)))
