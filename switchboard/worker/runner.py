@@ -53,12 +53,16 @@ class Worker:
         poller = self._start_phonify_poller()
         in_flight: list[tuple[str, Future]] = []
         while not self.stopping.is_set():
+            claimed: list[tuple[str, Future]] = []
             try:
                 claimed = self._send(self._claim())
                 self._record(in_flight)
                 in_flight = claimed
             except DBAPIError as exc:
-                # The database may be restarting: back off, keep the process, resume.
+                # The database may be restarting: keep every batch that was sent until it
+                # is written down (else its lease runs out and it is sent twice), back
+                # off, and resume without a restart.
+                in_flight = in_flight + claimed
                 log.error("worker database error: %s: %s", type(exc.orig).__name__,
                           str(exc.orig).splitlines()[0][:200])
                 self.stopping.wait(1.0)
