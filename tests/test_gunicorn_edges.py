@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +18,8 @@ import pytest
 from tests.callbacks import honkio_body
 from tests.conftest import SECRETS, rows
 from tests.signing import honkio_headers
+
+MASTERS: dict[int, int] = {}
 
 
 def free_port() -> int:
@@ -45,6 +48,7 @@ def server(database_url, tmp_path):
                 process.kill()
                 raise
             time.sleep(0.05)
+    MASTERS[port] = process.pid
     yield port
     process.terminate()
     process.wait(timeout=15)
@@ -135,3 +139,44 @@ def test_a_slow_body_times_out_and_the_server_keeps_serving(server, engine):
     status, answer = signed_post(server, honkio_body())
     assert status == 200 and answer["status"] == "accepted"
     assert len(rows(engine, "SELECT id FROM events")) == 1
+
+
+def gunicorn_workers(master_pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(master_pid)], capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def test_kill_9_of_a_web_worker_mid_load_leaves_nothing_half_written(server, engine):
+    master = MASTERS[server]
+    accepted: list[str] = []
+    failures: list[str] = []
+
+    def load() -> None:
+        for _ in range(60):
+            try:
+                status, answer = signed_post(server, honkio_body())
+            except (OSError, http.client.HTTPException) as exc:
+                failures.append(type(exc).__name__)  # the killed worker's connection
+                continue
+            if status == 200:
+                accepted.extend(answer["event_ids"])
+            else:
+                failures.append(str(status))
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    victims = gunicorn_workers(master)
+    os.kill(victims[0], signal.SIGKILL)
+    for thread in threads:
+        thread.join()
+    assert set(failures) <= {"RemoteDisconnected", "ConnectionResetError",
+                             "BadStatusLine", "503"}, failures
+    events = rows(engine, "SELECT id, receipt_id FROM events")
+    receipts = {r["id"] for r in rows(engine, "SELECT id FROM receipts")}
+    assert set(accepted) <= {e["id"] for e in events}  # every 200 was stored
+    assert all(e["receipt_id"] in receipts for e in events)  # none half-written
+    assert len(events) == len(receipts)
+    status, answer = signed_post(server, honkio_body())  # a new worker took its place
+    assert status == 200
