@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 
 import click
@@ -45,6 +46,7 @@ cli.add_command(poll)
 @with_appcontext
 def db_upgrade() -> None:
     """Apply every migration not yet applied."""
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
     migrate.upgrade(current_app.extensions["switchboard"].engine)
     click.echo("database is up to date")
 

@@ -120,3 +120,6 @@ def install(settings: Settings, level: int = logging.INFO) -> None:
         root.addHandler(handler)
     handler.setFormatter(JsonFormatter(secrets_of(settings), settings.log_pii))
     root.setLevel(level)
+    # Alembic narrates every context it opens (readiness checks open one per probe); its
+    # warnings still show, and `db upgrade` turns its migration lines back on.
+    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
