@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import DBAPIError
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -12,7 +14,10 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+    # No pool_pre_ping: a round trip per request for a rare event. A dead connection fails
+    # its request with a 503 (the provider retries) and invalidates the pool, so the next
+    # request gets a fresh one (tests/test_faults.py).
+    return create_engine(url, pool_size=10, max_overflow=20,
                          pool_timeout=10)
 
 
@@ -43,3 +48,97 @@ def _sqlite_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN")
 
     return engine
+
+
+class RawTransaction:
+    """One transaction on the pool's DBAPI connection, for the ingest hot path.
+
+    SQLAlchemy's execute costs more than the driver's on a short insert
+    (shared/PERFORMANCE.md), so the hot path runs SQL rendered once per dialect straight on
+    the driver. What a Connection would otherwise do is kept: a driver error is raised as
+    SQLAlchemy's DBAPIError (so the answer is 503), and a disconnect invalidates the pool.
+    """
+
+    __slots__ = ("engine", "proxied", "driver", "postgresql", "_rollback")
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.postgresql = engine.dialect.name == "postgresql"
+        self._rollback = False
+        self.proxied = None
+        self.driver = None
+
+    def execute(self, sql: str, params=()):
+        """Run one statement; returns the driver's cursor (psycopg and sqlite3 alike)."""
+        return self.driver.execute(sql, params)
+
+    def executemany(self, sql: str, rows) -> None:
+        cursor = self.driver.cursor()
+        cursor.executemany(sql, rows)
+
+    def pipeline(self):
+        """On PostgreSQL, psycopg's pipeline mode: the statements inside share one round
+        trip (results are read when asked for, or on leaving). Elsewhere a no-op."""
+        return self.driver.pipeline() if self.postgresql else nullcontext()
+
+    def rollback(self) -> None:
+        """Roll back instead of committing at the end."""
+        self._rollback = True
+
+    def __enter__(self) -> RawTransaction:
+        try:
+            self.proxied = self.engine.raw_connection()
+            self.driver = self.proxied.driver_connection
+            if not self.postgresql:
+                # The connection is in autocommit mode (see _pragmas): begin explicitly.
+                self.driver.execute("BEGIN")
+        except BaseException as exc:
+            self._raise(exc)
+        return self
+
+    def __exit__(self, exc_type, exc, _tb) -> None:
+        if exc is not None:
+            translated = self._release(exc)
+            if translated is not None:
+                raise translated from exc
+            return
+        try:
+            if self._rollback:
+                self.driver.rollback()
+            else:
+                self.driver.commit()
+        except BaseException as failure:
+            self._raise(failure)
+        self.proxied.close()
+
+    def _raise(self, exc: BaseException):
+        translated = self._release(exc)
+        if translated is not None:
+            raise translated from exc
+        raise exc
+
+    def _release(self, exc: BaseException) -> BaseException | None:
+        """Give the connection back after a failure (invalidating the pool on a
+        disconnect, as Connection does); a driver error comes back as DBAPIError."""
+        dialect = self.engine.dialect
+        dbapi_error = dialect.loaded_dbapi.Error
+        is_dbapi = isinstance(exc, dbapi_error)
+        disconnect = is_dbapi and self.driver is not None and \
+            dialect.is_disconnect(exc, self.driver, None)
+        proxied, self.proxied = self.proxied, None
+        if proxied is not None:
+            try:
+                if disconnect:
+                    # This connection and every older one in the pool are replaced, so
+                    # the next request gets a live one.
+                    self.engine.pool._invalidate(proxied, exc)
+                elif self.driver is not None:
+                    self.driver.rollback()
+            except Exception:  # the connection is beyond use: drop it
+                proxied.invalidate()
+            finally:
+                proxied.close()
+        if not is_dbapi:
+            return None
+        return DBAPIError.instance(None, None, exc, dbapi_error,
+                                   connection_invalidated=disconnect, dialect=dialect)

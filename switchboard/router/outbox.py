@@ -3,26 +3,35 @@ one per event and matching target (an HTTP subscription or an in-process handler
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import event as sa_event
 
 from switchboard.handlers.registry import matches, matching
 from switchboard.ids import new_id
 from switchboard.models import Delivery, Subscription
+from switchboard.models.db import RawTransaction
+from switchboard.router.statements import DELIVERY_COLUMNS, NOTIFY_CHANNEL, IngestSql
 
 _deliveries = Delivery.__table__
 _subs = Subscription.__table__
 
-NOTIFY_CHANNEL = "switchboard_deliveries"
 INSERT_DELIVERY = _deliveries.insert()
 ACTIVE_SUBSCRIPTIONS = select(_subs.c.id, _subs.c.event_types, _subs.c.vendors).where(
     _subs.c.active.is_(True), _subs.c.deleted_at.is_(None))
 # pg_notify inside the transaction is delivered at commit, so a worker never wakes for a
 # row it cannot see yet.
 NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')")
+# How long ingest trusts its copy of the active subscriptions. A change made in this process
+# (CLI, admin API, a worker disabling one) is seen at once; one made by another process
+# within this time.
+SUBSCRIPTIONS_TTL = 1.0
 
 
 @dataclass(frozen=True)
@@ -73,4 +82,78 @@ def write(conn: Connection, rows: list[dict]) -> None:
 def enqueue(conn: Connection, events: Iterable[Routed], now: datetime) -> int:
     rows = plan(conn, events, now)
     write(conn, rows)
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class ActiveSubscription:
+    id: str
+    event_types: tuple[str, ...]
+    vendors: tuple[str, ...] | None
+
+
+_active: weakref.WeakKeyDictionary[Engine, tuple[float, list[ActiveSubscription]]] = \
+    weakref.WeakKeyDictionary()
+_active_lock = threading.Lock()
+
+
+def active_subscriptions(engine: Engine) -> list[ActiveSubscription]:
+    """The active subscriptions, read at most once per SUBSCRIPTIONS_TTL per process: ingest
+    needs them on every callback and they change rarely."""
+    cached = _active.get(engine)
+    if cached is not None and time.monotonic() < cached[0]:
+        return cached[1]
+    expires = time.monotonic() + SUBSCRIPTIONS_TTL
+    with engine.connect() as conn:
+        subs = [ActiveSubscription(row.id, tuple(row.event_types),
+                                   tuple(row.vendors) if row.vendors else None)
+                for row in conn.execute(ACTIVE_SUBSCRIPTIONS)]
+    with _active_lock:
+        _active[engine] = (expires, subs)
+    return subs
+
+
+def forget_subscriptions() -> None:
+    """This process changed a subscription: the next ingest reads them again."""
+    with _active_lock:
+        _active.clear()
+
+
+_SUBSCRIPTION_WRITES = ("insert into subscriptions", "update subscriptions",
+                        "delete from subscriptions")
+
+
+@sa_event.listens_for(Engine, "after_cursor_execute")
+def _saw_statement(conn, _cursor, statement, _params, _context, _many) -> None:
+    # Every in-process writer goes through SQLAlchemy (the hot path, which does not, never
+    # writes subscriptions): forget on the write, and again as it commits, so a reader that
+    # came in between is not trusted either.
+    if statement[:26].lower().startswith(_SUBSCRIPTION_WRITES):
+        conn.info["switchboard_subscriptions_changed"] = True
+        forget_subscriptions()
+
+
+@sa_event.listens_for(Engine, "commit")
+def _committing(conn) -> None:
+    if conn.info.pop("switchboard_subscriptions_changed", False):
+        forget_subscriptions()
+
+
+def enqueue_raw(tx: RawTransaction, sql: IngestSql, subs: list[ActiveSubscription],
+                events: Iterable[Routed], now, time_param) -> int:
+    """The hot path's enqueue: the delivery rows for new events, on the ingest transaction."""
+    at = time_param(now)
+    rows = []
+    for event in events:
+        for sub in subs:
+            if matches(sub.event_types, sub.vendors, event.type, event.vendor):
+                rows.append((new_id("dlv"), event.event_id, sub.id, None, "pending", 0, at,
+                             None, None, False, at, None, None))
+        rows.extend((new_id("dlv"), event.event_id, None, h.name, "pending", 0, at, None, None,
+                     False, at, None, None) for h in matching(event.type, event.vendor))
+    if rows:
+        assert len(rows[0]) == len(DELIVERY_COLUMNS)
+        tx.executemany(sql.insert_delivery, rows)
+        if sql.notify is not None:
+            tx.execute(sql.notify)
     return len(rows)

@@ -4,37 +4,32 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection
-
-from switchboard.events import STATUS_RANK, TERMINAL_RANK, NormalizedEvent
-from switchboard.router.statements import IngestStatements
+from switchboard.events import STATUS_RANK, TERMINAL_RANK
+from switchboard.models.db import RawTransaction
+from switchboard.router.statements import IngestSql
 
 FANOUT, SUPERSEDED, CONFLICT = "fanout", "superseded", "conflict"
 
 
-def project(conn: Connection, stmts: IngestStatements, event: NormalizedEvent, event_id: str,
-            now: datetime) -> str:
+def project(tx: RawTransaction, sql: IngestSql, sent, now: datetime, at) -> str:
     """Apply one new receipt to its message's status; say whether it is news (fanout), late
-    (superseded) or a second, different terminal status (conflict)."""
-    status, message_id = event.status, event.message_id
-    if status is None or message_id is None or event.data.get("direction") != "outbound":
+    (superseded) or a second, different terminal status (conflict).
+
+    `sent` is ingest's pending event: its status insert (only for an outbound receipt with
+    a status and a message id) was sent with the event insert; a row back means the message
+    is new and this receipt is its first status."""
+    if sent.status_created is None or sent.status_created.fetchall():
         return FANOUT
-    rank = STATUS_RANK[status]
-    created = conn.execute(stmts.insert_status, {
-        "vendor": event.vendor, "message_id": message_id, "status": status, "rank": rank,
-        "event_id": event_id, "updated_at": now,
-    })
-    if created.first() is not None:
-        return FANOUT
-    where = {"w_vendor": event.vendor, "w_message_id": message_id}
-    current = conn.execute(stmts.lock_status, where).one()
-    disposition = decide(current.status, status)
-    if disposition == CONFLICT and current.conflict_status is None:
-        conn.execute(stmts.record_conflict, {**where, "conflict_status": status,
-                                             "conflict_event_id": event_id, "updated_at": now})
+    event, event_id = sent.event, sent.event_id
+    status = event.status
+    where = (event.vendor, event.message_id)
+    current_status, _rank, conflict_status = tx.execute(sql.lock_status, where).fetchone()
+    disposition = decide(current_status, status)
+    if disposition == CONFLICT and conflict_status is None:
+        tx.execute(sql.record_conflict, (status, event_id, at(now), *where))
     elif disposition == FANOUT:
-        conn.execute(stmts.advance_status, {**where, "status": status, "rank": rank,
-                                            "event_id": event_id, "updated_at": now})
+        tx.execute(sql.advance_status, (status, STATUS_RANK[status], event_id, at(now),
+                                        *where))
     return disposition
 
 

@@ -1,57 +1,109 @@
-"""The ingest hot path's statements, built once per dialect (building them per request costs
-more than running them: shared/PERFORMANCE.md)."""
+"""The ingest hot path's SQL, rendered once per dialect and run on the driver itself
+(SQLAlchemy's execute costs more than the insert on this path: shared/PERFORMANCE.md).
+
+Parameters are positional tuples: `?` for sqlite3, `%s` for psycopg. What SQLAlchemy's
+types would do to a value is done by the caller through `Values`: JSON serialised by
+json.dumps as SQLAlchemy's JSON type does, and on SQLite datetimes written exactly as its
+DateTime type writes them, naive UTC, so every SQLAlchemy reader reads them back unchanged.
+"""
+# ruff: noqa: S608 -- every piece put into this SQL is a constant of this module; values
+# always travel as driver parameters.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 
-from sqlalchemy import Insert, Select, Update, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-
-from switchboard.models import Event, MessageStatus, Receipt
-
-_receipts = Receipt.__table__
-_events = Event.__table__
-_status = MessageStatus.__table__
+RECEIPT_COLUMNS = ("id", "vendor", "received_at", "method", "content_type", "query_string",
+                   "headers", "body", "state", "error")
+EVENT_COLUMNS = ("id", "dedup_key", "receipt_id", "vendor", "type", "vendor_event_id",
+                 "message_id", "status", "occurred_at", "received_at", "disposition", "data",
+                 "raw")
+STATUS_COLUMNS = ("vendor", "message_id", "status", "rank", "event_id", "updated_at")
+DELIVERY_COLUMNS = ("id", "event_id", "subscription_id", "handler", "state", "attempts",
+                    "next_attempt_at", "lease_until", "leased_by", "replay", "created_at",
+                    "finished_at", "last_error")
+JSON_COLUMNS = frozenset({"headers", "data", "raw"})
+NOTIFY_CHANNEL = "switchboard_deliveries"
 
 
 @dataclass(frozen=True)
-class IngestStatements:
-    insert_receipt: Insert
-    insert_event: Insert
-    event_id_by_key: Select
-    insert_status: Insert
-    lock_status: Select
-    advance_status: Update
-    record_conflict: Update
-    set_disposition: Update
+class IngestSql:
+    insert_receipt: str
+    insert_event: str  # RETURNING id: a row back means it went in
+    event_id_by_key: str
+    # Inserts only if the given event went in just before (its id exists), so it can be
+    # sent in the same round trip as the event insert; RETURNING rank: the row is new.
+    insert_status: str
+    lock_status: str
+    advance_status: str
+    record_conflict: str
+    set_disposition: str
+    insert_delivery: str
+    notify: str | None
+
+
+def _insert(table: str, columns: tuple[str, ...], mark: str, postgresql: bool) -> str:
+    values = ", ".join(f"{mark}::json" if postgresql and c in JSON_COLUMNS else mark
+                       for c in columns)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"
 
 
 @cache
-def statements_for(dialect_name: str) -> IngestStatements:
-    dialect_insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-    this_message = (_status.c.vendor == bindparam("w_vendor"),
-                    _status.c.message_id == bindparam("w_message_id"))
-    return IngestStatements(
-        insert_receipt=_receipts.insert(),
-        # RETURNING says whether the row went in: rowcount is -1 under psycopg 3 here.
-        insert_event=dialect_insert(_events).on_conflict_do_nothing(
-            index_elements=[_events.c.dedup_key]).returning(_events.c.id),
-        event_id_by_key=select(_events.c.id).where(_events.c.dedup_key == bindparam("key")),
-        insert_status=dialect_insert(_status).on_conflict_do_nothing(
-            index_elements=[_status.c.vendor, _status.c.message_id]).returning(_status.c.rank),
+def sql_for(dialect_name: str) -> IngestSql:
+    pg = dialect_name == "postgresql"
+    mark = "%s" if pg else "?"
+    status_values = ", ".join([mark] * len(STATUS_COLUMNS))
+    this_message = f"WHERE vendor = {mark} AND message_id = {mark}"
+    return IngestSql(
+        insert_receipt=_insert("receipts", RECEIPT_COLUMNS, mark, pg),
+        insert_event=_insert("events", EVENT_COLUMNS, mark, pg)
+        + " ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+        event_id_by_key=f"SELECT id FROM events WHERE dedup_key = {mark}",
+        insert_status=f"INSERT INTO message_status ({', '.join(STATUS_COLUMNS)}) "
+        f"SELECT {status_values} WHERE EXISTS (SELECT 1 FROM events WHERE id = {mark}) "
+        "ON CONFLICT (vendor, message_id) DO NOTHING RETURNING rank",
         # FOR UPDATE serialises receipts of one message on PostgreSQL; SQLite has no row
         # locks but holds the database write lock from the receipt insert on.
-        lock_status=select(_status.c.status, _status.c.rank, _status.c.conflict_status)
-        .where(*this_message).with_for_update(),
-        advance_status=update(_status).where(*this_message).values(
-            status=bindparam("status"), rank=bindparam("rank"),
-            event_id=bindparam("event_id"), updated_at=bindparam("updated_at")),
-        record_conflict=update(_status).where(*this_message).values(
-            conflict_status=bindparam("conflict_status"),
-            conflict_event_id=bindparam("conflict_event_id"),
-            updated_at=bindparam("updated_at")),
-        set_disposition=update(_events).where(_events.c.id == bindparam("w_id")).values(
-            disposition=bindparam("disposition")),
+        lock_status="SELECT status, rank, conflict_status FROM message_status "
+        + this_message + (" FOR UPDATE" if pg else ""),
+        advance_status=f"UPDATE message_status SET status = {mark}, rank = {mark}, "
+        f"event_id = {mark}, updated_at = {mark} " + this_message,
+        record_conflict=f"UPDATE message_status SET conflict_status = {mark}, "
+        f"conflict_event_id = {mark}, updated_at = {mark} " + this_message,
+        set_disposition=f"UPDATE events SET disposition = {mark} WHERE id = {mark}",
+        insert_delivery=_insert("deliveries", DELIVERY_COLUMNS, mark, pg),
+        # pg_notify inside the transaction is delivered at commit, so a worker never wakes
+        # for a row it cannot see yet.
+        notify=f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')" if pg else None,
     )
+
+
+# JSON as SQLAlchemy's JSON type stores it: json.dumps, default separators, None as null.
+dumps = json.dumps
+
+
+def sqlite_time(moment: datetime | None) -> str | None:
+    """A UTC datetime as SQLAlchemy's SQLite DateTime stores it (UtcDateTimeType)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given where UTC is required")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def time_writer(dialect_name: str):
+    """How a datetime parameter is passed: as is to psycopg, as text to SQLite."""
+    if dialect_name == "postgresql":
+        return _aware
+    return sqlite_time
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        raise ValueError("naive datetime given where UTC is required")
+    return moment
