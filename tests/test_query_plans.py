@@ -26,7 +26,8 @@ INSERT INTO events (id, dedup_key, receipt_id, vendor, type, message_id, status,
                     received_at, disposition, data)
 SELECT 'evt_' || lpad(n::text, 26, '0'), 'seed:' || n, 'rcv_seed',
        (ARRAY['honkio','canary','boomware','transmitsms','phonify'])[1 + mod(n, 5)],
-       (ARRAY['message.delivered','message.sent','message.failed','message.received'])[1 + mod(n, 4)],
+       (ARRAY['message.delivered','message.sent','message.failed',
+              'message.received'])[1 + mod(n, 4)],
        'msg_' || (n / 3), (ARRAY['delivered','sent','failed',NULL])[1 + mod(n, 4)],
        now() - (n || ' seconds')::interval, 'fanout', '{}'
 FROM generate_series(1, {rows}) AS n;

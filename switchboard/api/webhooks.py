@@ -40,9 +40,10 @@ def receive(vendor_name: str, token: str | None = None):
     inbound = Inbound(vendor_name, request.method, request.get_data(cache=False),
                       headers=request.headers,
                       query_string=request.query_string.decode("latin-1"),
-                      # receipts.content_type holds 200 characters; a longer header is
-                      # the caller's oddity, not a reason to answer 503.
-                      content_type=(request.content_type or "")[:200] or None)
+                      # receipts.content_type holds 200 characters and PostgreSQL
+                      # text refuses NUL: the caller's oddity, not a reason for a 503.
+                      content_type=(request.content_type or "").replace("\x00", "")[:200]
+                      or None)
     now = clock.now()
     try:
         vendor.verify(inbound, secrets, settings, now, token)
