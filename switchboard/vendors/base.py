@@ -9,7 +9,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -157,7 +157,13 @@ def e164(number: Any) -> str | None:
     """A phone number in E.164; a value that is not one (a short code, a name) stays as is."""
     if number is None or number == "":
         return None
-    text = str(number).strip()
+    return _e164(str(number).strip())
+
+
+# Parsing costs ~90 us a number, and the same few numbers (senders, long codes, customers)
+# come back all day: cached, it is a dict lookup on the hot path.
+@lru_cache(maxsize=65536)
+def _e164(text: str) -> str:
     candidate = text if text.startswith("+") else "+" + text.lstrip("0")
     try:
         parsed = phonenumbers.parse(candidate, None)
