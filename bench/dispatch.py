@@ -3,6 +3,7 @@
     python bench/dispatch.py                 # SQLite
     python bench/dispatch.py --database postgresql+psycopg://postgres@127.0.0.1:5432/bench_dispatch
     python bench/dispatch.py --smoke         # tiny, for the test suite
+    python bench/dispatch.py --json out.json # also the figures as JSON (bench/scale.py)
 
 1. Throughput: N events with one subscription each are stored first (through the real
    ingest path), then one `switchboard worker` process sends them to bench/sink.py, a
@@ -13,6 +14,8 @@
    of signed HonkIO callbacks arrives; the sink measures each event's received_at to its
    arrival. Goals: >= 1,000 deliveries/s, p50 <= 100 ms.
 All traffic is to 127.0.0.1, bounded in count and time; every process is stopped on exit.
+A PostgreSQL run uses a scratch database named after the URL's and this process
+(`bench_dispatch_<pid>`: the name must start with "bench"), dropped at the end.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import argparse
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -83,18 +87,30 @@ def honkio_body(now) -> bytes:
                  "status": "delivered"}}).encode()
 
 
-def fresh_database(spec: str, workdir: Path) -> str:
+def scratch_url(spec: str, workdir: Path) -> str:
     if spec == "sqlite":
         return f"sqlite:///{workdir / 'dispatch.db'}"
     url = make_url(spec)
     if not (url.database or "").startswith("bench"):
         raise SystemExit("the PostgreSQL database name must start with 'bench' (it is dropped)")
-    admin = make_engine(url.set(database="postgres").render_as_string(hide_password=False))
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-    admin.dispose()
-    return url.render_as_string(hide_password=False)
+    if (url.host or "127.0.0.1") not in {"127.0.0.1", "localhost"}:
+        raise SystemExit("PostgreSQL must be on 127.0.0.1")
+    # Our own name, so two benchmarks never drop each other's database.
+    return url.set(database=f"{url.database}_{os.getpid()}").render_as_string(
+        hide_password=False)
+
+
+def pg_database(url: str, create: bool) -> None:
+    """Drop the scratch database, and create it again if asked."""
+    parsed = make_url(url)
+    admin = make_engine(parsed.set(database="postgres").render_as_string(hide_password=False))
+    try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+            if create:
+                conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    finally:
+        admin.dispose()
 
 
 def store_events(engine, count: int) -> None:
@@ -170,13 +186,23 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="callbacks/s, latency phase")
     parser.add_argument("--seconds", type=float, default=10.0, help="latency phase length")
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     if args.smoke:
         args.events, args.rate, args.seconds = 100, 40.0, 1.5
 
+    def terminate(signum, _frame):
+        raise SystemExit(128 + signum)  # so the ExitStack below stops what it started
+
+    signal.signal(signal.SIGTERM, terminate)
+
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         workdir = Path(tmp)
-        url = fresh_database(args.database, workdir)
+        url = scratch_url(args.database, workdir)
+        if make_url(url).get_backend_name() == "postgresql":
+            pg_database(url, create=True)
+            # Last out: after every process using it is stopped.
+            stack.callback(pg_database, url, False)
         engine = make_engine(url)
         upgrade(engine)
         settings = Settings(database_url=url, honkio_secrets=(SECRET,), allow_private_urls=True)
@@ -228,6 +254,15 @@ def main() -> None:
     print(f"{'ingest->subscriber p99 ms':<40}{percentile(lat, 0.99):>12.1f}")
     print(f"{'latency phase: accepted / delivered':<40}{sent:>6} / {latency['count']:<5}")
     print("goals: >= 1000 deliveries/s, p50 <= 100 ms")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "database": make_url(url).get_backend_name(), "worker_concurrency": 16,
+            "events": args.events, "delivered": stats["count"], "unique": stats["unique"],
+            "deliveries_per_s": per_second, "requests_loop_per_s": baseline,
+            "latency_rate": args.rate, "latency_seconds": args.seconds,
+            "latency_accepted": sent, "latency_delivered": latency["count"],
+            "latency_p50_ms": percentile(lat, 0.5), "latency_p99_ms": percentile(lat, 0.99),
+        }, indent=2))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
     python bench/ingest.py --database sqlite
     python bench/ingest.py --database postgresql+psycopg://postgres@127.0.0.1:5432/bench_ingest
     python bench/ingest.py --smoke              # 1 short run, Python load (the test suite)
+    python bench/ingest.py --preload-events 1000000 --subscriptions 50   # at scale
 
 Both apps run under `gunicorn --worker-class sync --workers 2` on 127.0.0.1 and a free port:
 bench/bare_app.py (an empty 200) and switchboard.wsgi:app (a fresh migrated database per run,
@@ -21,6 +22,13 @@ dropped here, named after the URL's database and this process (`bench_ingest_<pi
 name must start with "bench" so a shared database is never touched. The Python load
 generator is itself CPU-bound near 1,500 req/s on two cores, which caps the bare app more
 than Switchboard: its ratios read high; prefer wrk for figures.
+
+At scale: `--preload-events N` stores N delivered HonkIO events (receipts, status rows and
+finished deliveries, bench/seed.py) after migration and before the first Switchboard run;
+seeding a million rows takes a minute or two, so that one seeded database is reused by every
+run (each run adds its own few thousand events, under its own ids). `--subscriptions N` adds
+N active subscriptions that all match, so each accepted callback writes N outbox rows.
+bench/scale.py runs the variants and prints them as one table against the goals.
 """
 
 from __future__ import annotations
@@ -46,8 +54,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _path in (ROOT, BENCH):  # the package, and bench/seed.py however this file is run
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 from switchboard.vendors import honkio  # noqa: E402  (after the path fix above)
 
@@ -404,6 +413,8 @@ class Database:
 
     kind = ""
 
+    seeded_url: str | None = None
+
     def fresh(self, run: int) -> str:
         raise NotImplementedError
 
@@ -573,8 +584,25 @@ def bare_run(opts, workdir: Path, database: str, run: int) -> Run:
     return Run("bare", database, run, load, cpu)
 
 
-def switchboard_run(opts, workdir: Path, db: Database, run: int) -> Run:
+def database_for_run(opts, db: Database, run: int) -> str:
+    """A fresh migrated database, seeded as the options say; a preloaded one is seeded once
+    and reused (the per-run ids keep runs apart)."""
+    if opts.preload_events and db.seeded_url:
+        return db.seeded_url
     url = db.fresh(run)
+    if opts.preload_events or opts.subscriptions:
+        from seed import seed
+
+        seconds = seed(url, opts.preload_events, opts.subscriptions)
+        print(f"  {db.kind:<10} seeded {opts.preload_events:,} events and "
+              f"{opts.subscriptions} subscriptions in {seconds:.0f} s", flush=True)
+    if opts.preload_events:
+        db.seeded_url = url
+    return url
+
+
+def switchboard_run(opts, workdir: Path, db: Database, run: int) -> Run:
+    url = database_for_run(opts, db, run)
     env = base_env() | {"SWITCHBOARD_DATABASE_URL": url, "SWITCHBOARD_HONKIO_SECRETS": SECRET}
     tag = random_tokens.token_hex(4)
     server = Server("switchboard.wsgi:app", env, workdir / "switchboard.log")
@@ -645,6 +673,9 @@ def table(summaries: list[dict], opts: argparse.Namespace) -> str:
     head = (f"Switchboard ingest vs bare Flask: gunicorn sync -w 2, concurrency "
             f"{opts.concurrency}, {opts.duration:g} s x {opts.runs} interleaved runs, "
             f"medians, load from {opts.loadgen}")
+    if opts.preload_events or opts.subscriptions:
+        head += (f"; Switchboard with {opts.preload_events:,} events stored and "
+                 f"{opts.subscriptions} matching subscriptions")
     cols = (f"{'database':<11}| {'bare req/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'CPU ms':>6} "
             f"| {'switchboard req/s':>17} {'p50 ms':>7} {'p99 ms':>7} {'CPU ms':>6} "
             f"| {'ratio':>6}  goal")
@@ -680,6 +711,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="1 run of ~1 s at concurrency 4 with the Python load, on SQLite "
                              "unless --database says otherwise (what the test suite runs)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--preload-events", type=int, default=0, metavar="N",
+                        help="store N delivered events before the Switchboard runs (seeded "
+                             "once, then reused by every run)")
+    parser.add_argument("--subscriptions", type=int, default=0, metavar="N",
+                        help="N active subscriptions matching every measured callback")
     parser.add_argument("--profile", type=Path, metavar="DIR",
                         help="py-spy the Switchboard workers during each run into DIR as "
                              "collapsed stacks (needs py-spy; its overhead lowers the figures)")
@@ -696,6 +732,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--duration must be in (0, 600] and --runs in [1, 20]")
     if not 1 <= opts.concurrency <= 1024:
         parser.error("--concurrency must be in [1, 1024]")
+    if not 0 <= opts.preload_events <= 10_000_000 or not 0 <= opts.subscriptions <= 1000:
+        parser.error("--preload-events must be in [0, 10,000,000], --subscriptions in "
+                     "[0, 1000]")
     opts.wrk = shutil.which("wrk")
     opts.py_spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(
         Path(sys.executable).parent))
