@@ -50,3 +50,15 @@ def test_bench_scale_smoke(tmp_path):
         assert summary["switchboard"]["errors"] == 0
     assert jobs["sqlite:preload"]["result"]["options"]["preload_events"] == 1000
     assert jobs["sqlite:subscriptions"]["result"]["options"]["subscriptions"] == 3
+
+
+def test_a_database_that_did_not_answer_is_a_row_of_the_table_not_a_silence():
+    sys.path.insert(0, str(ROOT / "bench"))
+    import scale
+
+    opts = scale.parse_args(["--smoke"])
+    opts.not_run = {"postgresql": "PostgreSQL does not answer at 127.0.0.1:5432"}
+    printed = scale.table(opts, ["sqlite"], {}).splitlines()
+    missing = [line for line in printed if line.startswith("PostgreSQL: every figure")]
+    assert len(missing) == 1 and "NOT RUN (PostgreSQL does not answer" in missing[0]
+    assert missing[0].rstrip().endswith("MISSED")
