@@ -33,6 +33,18 @@ graceful_timeout = 30
 accesslog = None
 errorlog = "-"
 loglevel = "info"
+# gunicorn's own lines (boot, worker timeouts and kills) in the same JSON as ours, so one
+# parser reads the whole stream; the app replaces the root handler with its own in workers.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "switchboard.observability.logging.JsonFormatter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                            "stream": "ext://sys.stderr"}},
+    "root": {"level": "INFO", "handlers": ["stderr"]},
+    "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["stderr"],
+                                   "propagate": False}},
+}
 
 # Prometheus multiprocess mode: every worker writes its counters to files in this folder
 # and a scrape of any worker adds them all up. It must be in the environment before the
