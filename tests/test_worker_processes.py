@@ -30,9 +30,10 @@ def subscriber():
 def start_worker(database_url, tmp_path):
     started = []
 
-    def start(*args: str, name: str = "worker") -> subprocess.Popen:
+    def start(*args: str, name: str = "worker", **settings: str) -> subprocess.Popen:
         env = {**os.environ, "SWITCHBOARD_DATABASE_URL": database_url,
-               "SWITCHBOARD_ALLOW_PRIVATE_URLS": "true"}
+               "SWITCHBOARD_ALLOW_PRIVATE_URLS": "true",
+               **{f"SWITCHBOARD_{key.upper()}": value for key, value in settings.items()}}
         log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed below
         process = subprocess.Popen([sys.executable, "-m", "switchboard.cli", "worker", *args],
                                    env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -90,14 +91,16 @@ def test_killed_worker_deliveries_are_taken_over_after_the_lease(
     subscribe(engine, settings, subscriber.url)
     subscriber.delay = 1.0
     events = [send_honkio(client)[0] for _ in range(12)]
-    doomed = start_worker("--concurrency", "4", "--lease", "2", name="doomed")
+    # A 2 s lease needs a shorter timeout: no attempt may outlast the lease.
+    doomed = start_worker("--concurrency", "4", "--lease", "2", name="doomed",
+                          delivery_timeout="1.5")
     subscriber.wait_for(1)
     doomed.send_signal(signal.SIGKILL)
     doomed.wait()
     held = [leased for _, leased in states(engine) if leased]
     assert held, "the killed worker held deliveries"
     subscriber.delay = 0.0
-    start_worker("--concurrency", "4", "--lease", "2", name="heir")
+    start_worker("--concurrency", "4", "--lease", "2", name="heir", delivery_timeout="1.5")
     wait_until(lambda: all(state == "succeeded" for state, _ in states(engine)))
     assert set(subscriber.webhook_ids()) == set(events)
 
