@@ -74,6 +74,7 @@ class Worker:
         the next claimed, so the database round trips do not stall the sending."""
         log.info("worker %s started", self.id)
         poller = self._start_phonify_poller()
+        self.wakeup.listen()
         in_flight: list[Sent] = []
         while not self.stopping.is_set():
             claimed: list[Sent] = []
