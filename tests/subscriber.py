@@ -19,7 +19,7 @@ class Received:
 class Subscriber:
     """Records every POST; answers from a queue of scripted replies, then the default."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.received: list[Received] = []
         self.replies: deque[tuple[int, dict[str, str], bytes]] = deque()
         self.default: tuple[int, dict[str, str], bytes] = (200, {}, b'{"ok": true}')
@@ -52,7 +52,7 @@ class Subscriber:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -313,3 +313,33 @@ def test_private_url_is_refused_at_send_time_too(client, engine, settings, subsc
     assert subscriber.received == []
     (attempt,) = attempts(engine, delivery["id"])
     assert attempt["error"].startswith("refused")
+
+
+def test_handlers_are_dispatched_through_the_blinker_signal(client, engine, settings,
+                                                            make_worker, frozen_clock):
+    """The worker calls the receiver connected to event_stored for the event's type: a
+    handler disconnected from the signal is not called, and its delivery fails and retries."""
+    from switchboard.handlers.registry import HANDLERS
+    from switchboard.router.signals import event_stored
+
+    seen = []
+
+    @on("message.delivered", name="test.signalled")
+    def signalled(event):
+        seen.append(event["id"])
+
+    receiver = HANDLERS["test.signalled"].receiver
+    try:
+        (event_id,) = send_honkio(client)
+        event_stored.disconnect(receiver)
+        worker = make_worker(retry_schedule=(0, 1))
+        worker.run_once()
+        (delivery,) = deliveries(engine)
+        assert seen == [] and delivery["state"] == "pending"
+        assert "not connected to event_stored" in delivery["last_error"]
+        event_stored.connect(receiver, weak=False)
+        frozen_clock.advance(2)
+        worker.run_once()
+        assert seen == [event_id] and deliveries(engine)[0]["state"] == "succeeded"
+    finally:
+        unregister("test.signalled")

@@ -3,11 +3,14 @@ SIGTERM. Each runs `python -m switchboard.cli worker` against the test database.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 
 import pytest
@@ -15,7 +18,9 @@ from sqlalchemy import select
 
 from switchboard import subscriptions as subs
 from switchboard.models import Delivery
-from tests.callbacks import send_honkio
+from tests.callbacks import honkio_body, send_honkio
+from tests.conftest import SECRETS
+from tests.signing import honkio_headers
 from tests.subscriber import Subscriber
 
 
@@ -30,19 +35,22 @@ def subscriber():
 def start_worker(database_url, tmp_path):
     started = []
 
-    def start(*args: str, name: str = "worker") -> subprocess.Popen:
+    def start(*args: str, name: str = "worker", command: str = "worker",
+              extra_env: dict | None = None, **settings: str) -> subprocess.Popen:
         env = {**os.environ, "SWITCHBOARD_DATABASE_URL": database_url,
-               "SWITCHBOARD_ALLOW_PRIVATE_URLS": "true"}
+               "SWITCHBOARD_ALLOW_PRIVATE_URLS": "true", **(extra_env or {}),
+               **{f"SWITCHBOARD_{key.upper()}": value for key, value in settings.items()}}
         log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed below
-        process = subprocess.Popen([sys.executable, "-m", "switchboard.cli", "worker", *args],
-                                   env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([sys.executable, "-m", "switchboard.cli", command, *args],
+                                   env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
         started.append((process, log))
         return process
 
     yield start
     for process, log in started:
-        if process.poll() is None:
-            process.kill()
+        if group_alive(process.pid):  # its own session: serve's children go with it
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         log.close()
 
@@ -90,14 +98,16 @@ def test_killed_worker_deliveries_are_taken_over_after_the_lease(
     subscribe(engine, settings, subscriber.url)
     subscriber.delay = 1.0
     events = [send_honkio(client)[0] for _ in range(12)]
-    doomed = start_worker("--concurrency", "4", "--lease", "2", name="doomed")
+    # A 2 s lease needs a shorter timeout: no attempt may outlast the lease.
+    doomed = start_worker("--concurrency", "4", "--lease", "2", name="doomed",
+                          delivery_timeout="1.5")
     subscriber.wait_for(1)
     doomed.send_signal(signal.SIGKILL)
     doomed.wait()
     held = [leased for _, leased in states(engine) if leased]
     assert held, "the killed worker held deliveries"
     subscriber.delay = 0.0
-    start_worker("--concurrency", "4", "--lease", "2", name="heir")
+    start_worker("--concurrency", "4", "--lease", "2", name="heir", delivery_timeout="1.5")
     wait_until(lambda: all(state == "succeeded" for state, _ in states(engine)))
     assert set(subscriber.webhook_ids()) == set(events)
 
@@ -115,3 +125,72 @@ def test_sigterm_finishes_the_batch_in_hand(client, engine, settings, subscriber
     final = states(engine)
     assert [state for state, _ in final] == ["succeeded"] * 3
     assert all(leased is None for _, leased in final)
+
+
+
+def test_sigterm_with_a_hung_handler_exits_after_the_grace_period(
+        client, engine, settings, start_worker, tmp_path):
+    """The worker exits (status 1) although the handler never returns, and leaves that
+    delivery leased for another worker to take over after the lease."""
+    import tests.handler_fixtures.hangs  # noqa: F401 - ingest here owes it a delivery
+    from switchboard.handlers.registry import unregister
+
+    marker = tmp_path / "entered"
+    try:
+        send_honkio(client)
+    finally:
+        unregister("tests.hangs")
+        sys.modules.pop("tests.handler_fixtures.hangs", None)
+    worker = start_worker("--grace", "1", handler_modules="tests.handler_fixtures.hangs",
+                          extra_env={"SB_TEST_HANG_MARKER": str(marker)}, name="hung")
+    wait_until(marker.exists)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 1
+    assert states(engine) == [("pending", states(engine)[0][1])]
+    assert states(engine)[0][1] is not None, "the hung handler's row is left leased"
+    assert b"still running after the 1s grace period" in (tmp_path / "hung.log").read_bytes()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_serve_runs_http_and_a_worker_and_ctrl_c_stops_both(
+        engine, settings, subscriber, start_worker):
+    """`switchboard serve` (what `make run` runs): a callback posted to its HTTP port reaches
+    a subscriber through its worker; SIGINT to the process group, as Ctrl-C sends, ends
+    every process in it with status 0."""
+    subscribe(engine, settings, subscriber.url)
+    port = free_port()
+    serve = start_worker("--bind", f"127.0.0.1:{port}", "--workers", "1", command="serve",
+                         name="serve", honkio_secrets=SECRETS["honkio_secrets"][0])
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2) as answer:
+                return answer.status == 200
+        except OSError:
+            return False
+
+    wait_until(up)
+    body = honkio_body()
+    headers = honkio_headers(body, SECRETS["honkio_secrets"][0], int(time.time()))
+    request = urllib.request.Request(base + "/webhooks/honkio", data=body, headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        (event_id,) = json.loads(answer.read())["event_ids"]
+    subscriber.wait_for(1)
+    assert subscriber.webhook_ids() == [event_id]
+    os.killpg(serve.pid, signal.SIGINT)
+    assert serve.wait(timeout=60) == 0
+    wait_until(lambda: not group_alive(serve.pid))
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -19,27 +20,38 @@ from flask.cli import with_appcontext
 @click.option("--concurrency", default=16, show_default=True,
               help="deliveries in flight at once")
 @click.option("--lease", "lease_seconds", type=float, default=None,
-              help="seconds a claimed delivery stays ours (default: 4 x timeout + 30)")
+              help="seconds a claimed delivery stays ours (default: 8 x timeout + 30, "
+                   "enough for two queued batches that all time out)")
+@click.option("--grace", "grace_seconds", type=float, default=None,
+              help="seconds after SIGTERM for running attempts to end (default: timeout + 5)")
 @click.option("--metrics-port", type=int, default=None,
               help="serve this process's Prometheus metrics on this port (not needed when "
                    "it shares PROMETHEUS_MULTIPROC_DIR with the web processes)")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True)
 @with_appcontext
-def worker(concurrency: int, lease_seconds: float | None, metrics_port: int | None,
-           metrics_host: str) -> None:
+def worker(concurrency: int, lease_seconds: float | None, grace_seconds: float | None,
+           metrics_port: int | None, metrics_host: str) -> None:
     """Deliver events to handlers and subscribers until SIGTERM."""
     from switchboard.worker.runner import Worker
 
     state = current_app.extensions["switchboard"]
     if metrics_port is not None:
         _serve_metrics(metrics_host, metrics_port)
-    runner = Worker(state.engine, state.settings, concurrency=concurrency,
-                    lease_seconds=lease_seconds)
+    try:
+        runner = Worker(state.engine, state.settings, concurrency=concurrency,
+                        lease_seconds=lease_seconds, grace_seconds=grace_seconds)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     runner.install_signal_handlers()
     try:
         runner.run_forever()
     finally:
         runner.close()
+    if runner.stuck:
+        # A hung handler's thread cannot be stopped, and the interpreter would wait for it
+        # at exit forever: leave now; its delivery is taken up again after its lease.
+        logging.shutdown()
+        os._exit(1)
 
 
 def _serve_metrics(host: str, port: int) -> None:

@@ -1,9 +1,11 @@
 """In-process handlers: `@on("message.delivered")`, `@on("message.*")`, `@on("*")`.
 
 Each handler is connected to the blinker signal `event_stored` (strongly: blinker holds weak
-references by default, and a handler must not vanish), and kept here by name, because the
-worker calls each one itself, after commit, recording a failure against that handler alone
-(blinker's send() would stop at the first exception).
+references by default, and a handler must not vanish), and its patterns are kept here by
+name so ingest can owe it a delivery row. The worker dispatches through the signal: it
+looks the handler's receiver up among `event_stored.receivers_for(event type)` and calls
+that one itself, after commit, recording a failure against that handler alone (blinker's
+send() would call them all in no set order and stop at the first exception).
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def on(*patterns: str, vendors: Iterable[str] | None = None,
         def receiver(sender: str, event: dict, **_: Any) -> Any:
             return fn(event) if matches(chosen, wanted, sender, event["vendor"]) else None
 
+        receiver.handler_name = handler_name  # type: ignore[attr-defined]
+
         unregister(handler_name)
         HANDLERS[handler_name] = Handler(handler_name, tuple(chosen), wanted, fn, receiver)
         event_stored.connect(receiver, weak=False)
@@ -66,6 +70,14 @@ def unregister(name: str) -> None:
     handler = HANDLERS.pop(name, None)
     if handler is not None and handler.receiver is not None:
         event_stored.disconnect(handler.receiver)
+
+
+def receiver_for(name: str, event_type: str) -> Callable[..., Any] | None:
+    """The receiver connected to event_stored for this event type under this handler name."""
+    for receiver in event_stored.receivers_for(event_type):
+        if getattr(receiver, "handler_name", None) == name:
+            return receiver
+    return None
 
 
 def matching(event_type: str, vendor: str) -> list[Handler]:

@@ -13,7 +13,7 @@ import urllib3
 
 from switchboard.config import Settings
 from switchboard.events import isoformat
-from switchboard.handlers.registry import HANDLERS
+from switchboard.handlers.registry import receiver_for
 from switchboard.url_policy import UrlRefused, pin
 from switchboard.worker.retry import at, next_delay, parse_retry_after
 from switchboard.worker.send import SendResult, post
@@ -113,14 +113,14 @@ def _http(row: Any, pool: urllib3.PoolManager, settings: Settings, now: datetime
 
 def _handler(row: Any, settings: Settings, now: datetime) -> Outcome:
     attempts = row.attempts + 1
-    handler = HANDLERS.get(row.handler)
+    receiver = receiver_for(row.handler, row.type)
     started = datetime.now(now.tzinfo)
     error = None
-    if handler is None:
-        error = f"handler {row.handler!r} is not registered in this worker"
+    if receiver is None:
+        error = f"handler {row.handler!r} is not connected to event_stored in this worker"
     else:
         try:
-            handler.fn(event_payload(row))
+            receiver(row.type, event=event_payload(row))
         except Exception as exc:  # noqa: BLE001 - one handler's failure is its own
             log.exception("handler %s failed on event %s", row.handler, row.event_id)
             error = f"{type(exc).__name__}: {exc}"[:1000]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import socket
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import timedelta
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
@@ -24,21 +26,42 @@ from switchboard.worker.wakeup import Wakeup
 log = logging.getLogger("switchboard.worker")
 
 
+class Sent(NamedTuple):
+    target: str
+    delivery_id: str
+    future: Future
+
+
 class Worker:
     def __init__(self, engine: Engine, settings: Settings, *, concurrency: int = 16,
                  batch_size: int | None = None, lease_seconds: float | None = None,
-                 poll_interval: float = 0.2, worker_id: str | None = None) -> None:
+                 poll_interval: float = 0.2, worker_id: str | None = None,
+                 grace_seconds: float | None = None) -> None:
         self.engine = engine
         self.settings = settings
         self.concurrency = concurrency
         self.batch_size = batch_size or concurrency * 4
-        # A lease must outlast a whole batch of attempts, each bounded by the timeout.
-        self.lease = timedelta(seconds=lease_seconds or settings.delivery_timeout * 4 + 30)
+        # Two batches can be queued on the pool at once (run_forever), each row bounded by the
+        # timeout: the default lease covers every row of both timing out, plus a margin.
+        rounds = 2 * math.ceil(self.batch_size / concurrency)
+        self.lease_seconds = lease_seconds or settings.delivery_timeout * rounds + 30
+        self.lease = timedelta(seconds=self.lease_seconds)
+        # A row is only started if its attempt (bounded by the timeout) ends this long before
+        # its lease does, leaving time to write it down; else it is released unsent.
+        self.margin = self.lease_seconds / 10
+        if self.lease_seconds <= settings.delivery_timeout + self.margin:
+            raise ValueError(f"the lease ({self.lease_seconds:g}s) must be longer than "
+                             f"DELIVERY_TIMEOUT ({settings.delivery_timeout:g}s) plus a tenth "
+                             "of itself, or nothing could be sent within it")
+        self.grace = (settings.delivery_timeout + 5 if grace_seconds is None
+                      else grace_seconds)
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.pool = make_pool(concurrency)
         self.executor = ThreadPoolExecutor(concurrency, thread_name_prefix="delivery")
         self.wakeup = Wakeup(engine, poll_interval)
         self.stopping = threading.Event()
+        self.stop_by: float | None = None  # monotonic deadline once stopping
+        self.stuck = 0  # attempts still running when the grace period ran out
 
     def run_once(self) -> int:
         """Claim and attempt one batch, and record it; return how many deliveries it held."""
@@ -51,9 +74,10 @@ class Worker:
         the next claimed, so the database round trips do not stall the sending."""
         log.info("worker %s started", self.id)
         poller = self._start_phonify_poller()
-        in_flight: list[tuple[str, Future]] = []
+        self.wakeup.listen()
+        in_flight: list[Sent] = []
         while not self.stopping.is_set():
-            claimed: list[tuple[str, Future]] = []
+            claimed: list[Sent] = []
             try:
                 claimed = self._send(self._claim())
                 self._record(in_flight)
@@ -99,24 +123,59 @@ class Worker:
         with self.engine.begin() as conn:
             return store.claim(conn, self.id, clock.now(), self.batch_size, self.lease)
 
-    def _send(self, rows: list) -> list[tuple[str, Future]]:
-        return [(attempt.target(row),
-                 self.executor.submit(attempt.run, row, self.pool, self.settings, clock.now()))
-                for row in rows]
+    def _send(self, rows: list) -> list[Sent]:
+        send_by = time.monotonic() + self.lease_seconds - self.margin - \
+            self.settings.delivery_timeout
+        return [Sent(attempt.target(row), row.id,
+                     self.executor.submit(self._attempt, row, send_by)) for row in rows]
 
-    def _record(self, batch: list[tuple[str, Future]]) -> None:
-        if batch:
-            outcomes = [(target, future.result()) for target, future in batch]
-            with self.engine.begin() as conn:
-                store.record(conn, self.id, [o for _, o in outcomes], clock.now(),
-                             self.settings.disable_after)
-            # Counted once written down, so the counters agree with the attempts table.
-            for target, outcome in outcomes:
-                DELIVERIES.labels(target, attempt.outcome_name(outcome)).inc()
-                if outcome.attempt is not None:
-                    ATTEMPT_SECONDS.labels(target).observe(outcome.attempt["duration_ms"] / 1000)
+    def _attempt(self, row: Any, send_by: float) -> store.Outcome | None:
+        """Attempt one row, or None (release it unsent) if its lease could run out before the
+        attempt is written down, or the worker is stopping: better late than twice."""
+        if self.stopping.is_set() or time.monotonic() > send_by:
+            return None
+        return attempt.run(row, self.pool, self.settings, clock.now())
 
-    def _record_until_done(self, batch: list[tuple[str, Future]]) -> None:
+    def _settle(self, batch: list[Sent]) -> list[Future]:
+        """Wait for the batch; once stopping, only until the grace period ends. Returns the
+        futures still running then (a hung handler: a thread cannot be interrupted)."""
+        pending = {sent.future for sent in batch}
+        while pending:
+            if self.stop_by is not None and time.monotonic() >= self.stop_by:
+                break
+            _, pending = wait(pending, timeout=0.2)
+        # Those still queued behind a stuck thread never started: cancelled, then released.
+        return [future for future in pending if not future.cancel()]
+
+    def _record(self, batch: list[Sent]) -> None:
+        if not batch:
+            return
+        running = self._settle(batch)
+        results = [(s, None if s.future.cancelled() else s.future.result())
+                   for s in batch if s.future not in running]
+        outcomes = [(s.target, result) for s, result in results if result is not None]
+        unsent = [s.delivery_id for s, result in results if result is None]
+        with self.engine.begin() as conn:
+            written = store.record(conn, self.id, [o for _, o in outcomes], clock.now(),
+                                   self.settings.disable_after)
+            store.release(conn, self.id, unsent)
+        if len(written) < len(outcomes):
+            log.warning("worker %s lost the lease of %d attempted deliveries before "
+                        "writing them down", self.id, len(outcomes) - len(written))
+        if running:
+            self.stuck = len(running)
+            log.warning("worker %s: %d deliveries still running after the %gs grace period; "
+                        "left to their lease", self.id, len(running), self.grace)
+        # Counted once written down, so the counters agree with the attempts table.
+        kept = {id(o) for o in written}
+        for target, outcome in outcomes:
+            if id(outcome) not in kept:
+                continue
+            DELIVERIES.labels(target, attempt.outcome_name(outcome)).inc()
+            if outcome.attempt is not None:
+                ATTEMPT_SECONDS.labels(target).observe(outcome.attempt["duration_ms"] / 1000)
+
+    def _record_until_done(self, batch: list[Sent]) -> None:
         """On the way out: what was sent must be written down, even if the database is
         briefly away (otherwise the lease expires and it is sent again)."""
         for delay in (0, 1, 2, 4):
@@ -129,7 +188,9 @@ class Worker:
                           type(exc.orig).__name__)
 
     def stop(self, *_: object) -> None:
-        """Finish the batch in hand (each attempt is bounded by the timeout), then exit."""
+        """Start nothing new; give what is running the grace period to end, then exit."""
+        if self.stop_by is None:
+            self.stop_by = time.monotonic() + self.grace
         self.stopping.set()
         self.wakeup.stop()
 
@@ -138,6 +199,7 @@ class Worker:
         signal.signal(signal.SIGINT, self.stop)
 
     def close(self) -> None:
-        self.executor.shutdown(wait=True)
+        """Waits for the pool's threads unless some are stuck (they would never end)."""
+        self.executor.shutdown(wait=not self.stuck, cancel_futures=True)
         self.wakeup.close()
         self.pool.clear()

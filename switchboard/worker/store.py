@@ -51,6 +51,14 @@ FINISH = (
             next_attempt_at=bindparam("next_attempt_at"), finished_at=bindparam("finished_at"),
             last_error=bindparam("last_error"), lease_until=None, leased_by=None)
 )
+# Which of the given rows this worker still holds, locking them (the write lock on SQLite)
+# so nobody can take them between this check and FINISH.
+HELD = (
+    update(_d)
+    .where(_d.c.id.in_(bindparam("ids", expanding=True)), _d.c.leased_by == bindparam("worker"))
+    .values(leased_by=_d.c.leased_by)
+    .returning(_d.c.id)
+)
 RELEASE = (
     update(_d)
     .where(_d.c.id.in_(bindparam("ids", expanding=True)), _d.c.leased_by == bindparam("worker"))
@@ -103,9 +111,18 @@ def claim(conn: Connection, worker_id: str, now: datetime, limit: int,
 
 
 def record(conn: Connection, worker_id: str, outcomes: list[Outcome], now: datetime,
-           disable_after: float) -> None:
+           disable_after: float) -> list[Outcome]:
+    """Write the outcomes of the rows this worker still holds; return those written.
+
+    A row whose lease ran out and was claimed by another worker is theirs now: writing our
+    outcome (or an attempt row) would count an attempt twice and overwrite theirs."""
     if not outcomes:
-        return
+        return []
+    held = {row.id for row in conn.execute(HELD, {"ids": [o.delivery_id for o in outcomes],
+                                                  "worker": worker_id})}
+    outcomes = [o for o in outcomes if o.delivery_id in held]
+    if not outcomes:
+        return []
     conn.execute(FINISH, [{
         "b_id": o.delivery_id, "b_worker": worker_id, "state": o.state,
         "attempts": o.attempts, "next_attempt_at": o.next_attempt_at,
@@ -133,6 +150,7 @@ def record(conn: Connection, worker_id: str, outcomes: list[Outcome], now: datet
             conn.execute(SUB_DISABLE_STALE, {
                 "b_id": sub_id, "cutoff": now - timedelta(seconds=disable_after),
                 "reason": f"failing for {int(disable_after)}s without a success"})
+    return outcomes
 
 
 def release(conn: Connection, worker_id: str, ids: list[str]) -> None:

@@ -23,6 +23,17 @@ class Wakeup:
             url = engine.url.set(drivername="postgresql")
             self._dsn = url.render_as_string(hide_password=False)
 
+    def listen(self) -> None:
+        """LISTEN now, before the first claim: a notification sent between a claim that found
+        nothing and the first wait() would otherwise be missed for a whole idle wait."""
+        if self._dsn is None:
+            return
+        try:
+            self._listen()
+        except Exception as exc:  # noqa: BLE001 - wait() tries again, or polls
+            log.warning("LISTEN unavailable (%s); polling", type(exc).__name__)
+            self._close()
+
     def wait(self, timeout: float) -> None:
         """Return when new work may be there, after at most `timeout` seconds."""
         if self._dsn is None or self._stop.is_set():

@@ -1,0 +1,174 @@
+"""Delivery edges: the timeout, the 1 KiB response cut, Retry-After as a date, a subscriber
+down for a stretch, a dead handler retried by an operator, and LISTEN/NOTIFY wake-ups."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from datetime import timedelta
+from email.utils import format_datetime
+
+import pytest
+
+from switchboard.admin.deliveries import retry
+from switchboard.handlers.registry import on, unregister
+from switchboard.worker.runner import Worker
+from tests.callbacks import send_honkio
+from tests.conftest import PG_URL
+from tests.subscriber import Subscriber
+from tests.test_fanout import attempts, deliveries, subscribe
+
+
+@pytest.fixture
+def subscriber():
+    server = Subscriber().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_worker(engine, settings):
+    made = []
+
+    def build(**changes):
+        made.append(Worker(engine, dataclasses.replace(settings, **changes), concurrency=4,
+                           poll_interval=0.02))
+        return made[-1]
+
+    yield build
+    for worker in made:
+        worker.close()
+
+
+def test_a_subscriber_slower_than_the_timeout_is_a_timeout_and_retried(
+        client, engine, settings, subscriber, make_worker, frozen_clock):
+    subscribe(engine, settings, subscriber.url)
+    subscriber.delay = 2.0
+    send_honkio(client)
+    worker = make_worker(delivery_timeout=0.3, retry_schedule=(0, 10))
+    worker.run_once()
+    (delivery,) = deliveries(engine)
+    assert delivery["state"] == "pending" and delivery["attempts"] == 1
+    (attempt,) = attempts(engine, delivery["id"])
+    assert attempt["status_code"] is None and "timed out" in attempt["error"].lower()
+    assert 8 <= (delivery["next_attempt_at"] - frozen_clock.moment).total_seconds() <= 12
+    subscriber.delay = 0.0
+    frozen_clock.advance(13)
+    worker.run_once()
+    assert deliveries(engine)[0]["state"] == "succeeded"
+
+
+@pytest.mark.parametrize("size", [3000, 200_000])  # drained and reused / closed
+def test_only_the_first_kib_of_the_answer_is_kept(client, engine, settings, subscriber,
+                                                  make_worker, frozen_clock, size):
+    subscribe(engine, settings, subscriber.url)
+    body = ("".join(chr(ord("a") + i % 26) for i in range(size))).encode()
+    subscriber.reply(200, body=body)
+    send_honkio(client)
+    send_honkio(client)  # the connection is still usable after the cut
+    make_worker().run_once()
+    stored = sorted(attempts(engine, d["id"])[0]["response_body"] for d in deliveries(engine))
+    assert sorted([body[:1024].decode(), '{"ok": true}']) == stored
+
+
+def test_retry_after_as_an_http_date(client, engine, settings, subscriber, make_worker,
+                                     frozen_clock):
+    subscribe(engine, settings, subscriber.url)
+    later = frozen_clock.moment + timedelta(seconds=90)
+    subscriber.reply(503, {"Retry-After": format_datetime(later, usegmt=True)})
+    send_honkio(client)
+    make_worker(retry_schedule=(0, 5, 5)).run_once()
+    (delivery,) = deliveries(engine)
+    assert delivery["state"] == "pending" and delivery["next_attempt_at"] == later
+
+
+def test_subscriber_down_for_a_stretch_then_back(client, engine, settings, make_worker,
+                                                 frozen_clock):
+    """Connection refused for two rounds; every delivery waits its schedule step, and all are
+    delivered once the subscriber listens again on the same port."""
+    down = Subscriber()
+    port = down.server.server_address[1]
+    url = down.url
+    down.server.server_close()
+    subscribe(engine, settings, url)
+    events = [send_honkio(client)[0] for _ in range(3)]
+    schedule = (0, 10, 60, 300)
+    worker = make_worker(retry_schedule=schedule)
+    for step in schedule[1:3]:
+        assert worker.run_once() == 3
+        for delivery in deliveries(engine):
+            wait = (delivery["next_attempt_at"] - frozen_clock.moment).total_seconds()
+            assert step * 0.8 <= wait <= step * 1.2
+        frozen_clock.advance(step * 0.75)
+        assert worker.run_once() == 0  # not due before its step
+        frozen_clock.advance(step * 0.5)
+    back = Subscriber(port).start()
+    try:
+        assert worker.run_once() == 3
+        assert sorted(back.webhook_ids()) == sorted(events)
+    finally:
+        back.stop()
+    for delivery in deliveries(engine):
+        assert delivery["state"] == "succeeded" and delivery["attempts"] == 3
+        tried = attempts(engine, delivery["id"])
+        assert [a["status_code"] for a in tried] == [None, None, 200]
+        assert all("Error" in a["error"] for a in tried[:2])
+
+
+def test_dead_handler_delivery_retried_by_an_operator_succeeds(client, engine, settings,
+                                                               make_worker, frozen_clock):
+    fixed = threading.Event()
+    seen = []
+
+    @on("message.delivered", name="test.flaky")
+    def flaky(event):
+        if not fixed.is_set():
+            raise RuntimeError("not yet")
+        seen.append(event["id"])
+
+    try:
+        (event_id,) = send_honkio(client)
+        worker = make_worker(retry_schedule=(0,))
+        worker.run_once()
+        (delivery,) = deliveries(engine)
+        assert delivery["state"] == "dead" and delivery["last_error"] == "RuntimeError: not yet"
+        fixed.set()
+        with engine.begin() as conn:
+            retry(conn, delivery["id"], frozen_clock.moment)
+        assert worker.run_once() == 1
+        (delivery,) = deliveries(engine)
+        assert delivery["state"] == "succeeded" and seen == [event_id]
+        assert [a["error"] for a in attempts(engine, delivery["id"])] == [
+            "RuntimeError: not yet", None]
+    finally:
+        unregister("test.flaky")
+
+
+@pytest.mark.skipif(not PG_URL, reason="LISTEN/NOTIFY is PostgreSQL's; SQLite polls")
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_notify_wakes_an_idle_worker(client, engine, settings, subscriber):
+    """The worker polls only every 10 minutes here: a delivery arriving at all within the
+    test's wait means NOTIFY woke it."""
+    subscribe(engine, settings, subscriber.url)
+    worker = Worker(engine, settings, concurrency=2, poll_interval=600)
+    idle = threading.Event()
+    real_wait = worker.wakeup.wait
+
+    def waiting(timeout: float) -> None:
+        idle.set()
+        real_wait(timeout)
+
+    worker.wakeup.wait = waiting
+    thread = threading.Thread(target=worker.run_forever, kwargs={"idle_wait": 600},
+                              daemon=True)
+    thread.start()
+    try:
+        assert idle.wait(30), "the worker never went idle"
+        (event_id,) = send_honkio(client)
+        subscriber.wait_for(1, timeout=60)
+        assert subscriber.webhook_ids() == [event_id]
+    finally:
+        worker.stop()
+        thread.join(timeout=30)
+        worker.close()
+    assert not thread.is_alive()

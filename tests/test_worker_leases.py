@@ -1,0 +1,131 @@
+"""Leases hold: a worker never sends a row whose lease could run out before it is written
+down, never writes an attempt for a row it no longer holds, and stops within its grace
+period even when a handler hangs."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from switchboard.handlers.registry import on, unregister
+from switchboard.worker import store
+from switchboard.worker.runner import Worker
+from switchboard.worker.store import Outcome
+from tests.callbacks import send_honkio
+from tests.conftest import rows
+from tests.subscriber import Subscriber
+from tests.test_fanout import attempts, deliveries, subscribe
+from tests.test_worker_processes import wait_until
+
+
+@pytest.fixture
+def subscriber():
+    server = Subscriber().start()
+    yield server
+    server.stop()
+
+
+def run_in_thread(worker: Worker) -> threading.Thread:
+    thread = threading.Thread(target=worker.run_forever, kwargs={"idle_wait": 0.05},
+                              daemon=True)
+    thread.start()
+    return thread
+
+
+def test_slow_subscriber_and_short_lease_never_send_twice(client, engine, settings,
+                                                          subscriber):
+    """One slow worker claims six rows it cannot send within its 2 s lease (one at a time,
+    0.45 s each); a second worker takes over what the first cannot finish in time."""
+    subscribe(engine, settings, subscriber.url)
+    subscriber.delay = 0.45
+    events = [send_honkio(client)[0] for _ in range(6)]
+    short = dataclasses.replace(settings, delivery_timeout=0.5)
+    slow = Worker(engine, short, concurrency=1, batch_size=6, lease_seconds=2,
+                  poll_interval=0.02, worker_id="slow")
+    spare = Worker(engine, short, concurrency=4, lease_seconds=2, poll_interval=0.02,
+                   worker_id="spare")
+    threads = [run_in_thread(slow)]
+    try:
+        subscriber.wait_for(1)
+        threads.append(run_in_thread(spare))
+        wait_until(lambda: all(d["state"] == "succeeded" for d in deliveries(engine)))
+        wait_until(lambda: len(subscriber.received) >= 6)
+    finally:
+        for worker in (slow, spare):
+            worker.stop()
+        for thread in threads:
+            thread.join(timeout=30)
+        slow.close()
+        spare.close()
+    counts = Counter(subscriber.webhook_ids())
+    assert set(counts) == set(events)
+    assert max(counts.values()) == 1, f"sent twice: {counts}"
+    for delivery in deliveries(engine):
+        assert delivery["attempts"] == 1
+        assert [a["status_code"] for a in attempts(engine, delivery["id"])] == [200]
+
+
+def test_an_outcome_is_not_written_once_the_lease_is_lost(client, engine, settings,
+                                                          subscriber, frozen_clock):
+    subscribe(engine, settings, subscriber.url)
+    send_honkio(client)
+    with engine.begin() as conn:
+        (row,) = store.claim(conn, "a", frozen_clock.moment, 10, timedelta(seconds=5))
+    frozen_clock.advance(6)  # a's lease has run out: b takes the row
+    with engine.begin() as conn:
+        assert len(store.claim(conn, "b", frozen_clock.moment, 10, timedelta(seconds=5))) == 1
+    late = Outcome(row.id, "succeeded", 1, frozen_clock.moment, frozen_clock.moment, None,
+                   {"delivery_id": row.id, "started_at": frozen_clock.moment,
+                    "duration_ms": 1.0, "status_code": 200, "error": None,
+                    "response_body": "ok"})
+    with engine.begin() as conn:
+        assert store.record(conn, "a", [late], frozen_clock.moment, 3600) == []
+    (delivery,) = deliveries(engine)
+    assert (delivery["state"], delivery["attempts"], delivery["leased_by"]) == \
+        ("pending", 0, "b")
+    assert attempts(engine, delivery["id"]) == []
+    with engine.begin() as conn:  # b, which holds it, writes its own outcome
+        assert len(store.record(conn, "b", [late], frozen_clock.moment, 3600)) == 1
+    assert len(attempts(engine, delivery["id"])) == 1
+
+
+def test_a_lease_shorter_than_the_timeout_is_refused(engine, settings):
+    with pytest.raises(ValueError, match="lease"):
+        Worker(engine, settings, lease_seconds=settings.delivery_timeout)
+
+
+def test_a_hung_handler_does_not_hang_shutdown(client, engine, settings, subscriber):
+    """The hung handler's row stays leased (taken up again after the lease); the rows queued
+    behind it are released at once; nothing else waits for it."""
+    subscribe(engine, settings, subscriber.url)
+    entered, release = threading.Event(), threading.Event()
+
+    @on("message.*", name="test.hangs")
+    def hangs(event):
+        entered.set()
+        release.wait(60)
+
+    worker = Worker(engine, settings, concurrency=1, poll_interval=0.02, grace_seconds=0.5)
+    try:
+        send_honkio(client)
+        send_honkio(client)
+        thread = run_in_thread(worker)
+        assert entered.wait(30)
+        worker.stop()
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "stop waited for the hung handler"
+        assert worker.stuck == 1
+        held = rows(engine, "SELECT handler, leased_by FROM deliveries WHERE state = 'pending'"
+                            " AND leased_by IS NOT NULL")
+        assert [r["handler"] for r in held] == ["test.hangs"]
+        # Everything else was sent and written, or given back unsent for another worker.
+        others = [d for d in deliveries(engine) if d["leased_by"] is None]
+        assert len(others) == 3 and all(d["state"] in ("succeeded", "pending") for d in others)
+    finally:
+        release.set()
+        worker.close()
+        unregister("test.hangs")
