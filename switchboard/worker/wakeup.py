@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from sqlalchemy import Engine
 
@@ -39,10 +40,16 @@ class Wakeup:
         if self._dsn is None or self._stop.is_set():
             self._stop.wait(min(timeout, self.poll_interval))
             return
+        deadline = time.monotonic() + timeout
         try:
             conn = self._listen()
-            for _ in conn.notifies(timeout=timeout, stop_after=1):
-                pass
+            # In slices of a second, so that stop() is heard promptly even in a long wait.
+            while not self._stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                for _ in conn.notifies(timeout=min(left, 1.0), stop_after=1):
+                    return
         except Exception as exc:  # noqa: BLE001 - the database may be restarting
             log.warning("LISTEN unavailable (%s); polling", type(exc).__name__)
             self._close()
