@@ -52,12 +52,21 @@ def both(case: Case) -> list[Case]:
     return [case, post]
 
 
+# Copied from ../shared/vendors/CALLBACKS.md, "Transmit SMS", DLR statuses: vendor value
+# -> (ours, the bounce's nature kept in error_code). Written out here, not read from
+# transmitsms.STATUS_MAP, so a wrong mapping fails.
+DOCUMENTED = {
+    "pending": ("sent", None),
+    "delivered": ("delivered", None),
+    "soft-bounce": ("undelivered", "temporary"),
+    "hard-bounce": ("undelivered", "permanent"),
+}
+
 CASES = [
     # every DLR status in Transmit SMS's map, and one it does not know
-    *[c for s, n in transmitsms.STATUS_MAP.items()
+    *[c for s, (n, nature) in DOCUMENTED.items()
       for c in both(Case(f"DLR {s}", query_with(DLR, status=s), 200, f"message.{n}",
-                         vendor_status=s, normalised=n,
-                         error_code=transmitsms.BOUNCE_NATURE.get(s)))],
+                         vendor_status=s, normalised=n, error_code=nature))],
     *both(Case("DLR unmapped status", query_with(DLR, status="queued-at-carrier"), 200,
                "message.unknown", vendor_status="queued-at-carrier", normalised="unknown")),
     *both(Case("DLR as documented", query_with(DLR), 200, "message.delivered",
@@ -214,3 +223,10 @@ def test_sample_is_accepted(client, engine, frozen_clock, type_):
     assert answer.status_code == 200, answer.get_json()
     types = [r["type"] for r in rows(engine, "SELECT type FROM events ORDER BY id")]
     assert types[-1] == type_
+
+
+def test_status_map_holds_only_the_documented_values():
+    """The table above drives the requests; this keeps the module from mapping a value the
+    documentation does not (an undocumented value must arrive as `unknown`)."""
+    assert transmitsms.STATUS_MAP == {s: n for s, (n, _) in DOCUMENTED.items()}
+    assert transmitsms.BOUNCE_NATURE == {s: x for s, (_, x) in DOCUMENTED.items() if x}
