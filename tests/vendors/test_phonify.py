@@ -38,7 +38,8 @@ class Case:
     body: bytes
     status: int
     code: str | None = None  # error code, or the stored event type(s) when 200
-    token: str = TOKEN
+    token: str | None = TOKEN  # None: no token in the URL at all
+    configured: bool = True  # False: the app has no Phonify tokens at all
     field: str | None = None
     vendor_status: str | None = None
     normalised: str | None = None
@@ -66,11 +67,14 @@ CASES = [
          .encode(), 200, "message.sent,message.failed"),
     Case("a list of one", json.dumps([message()]).encode(), 200, "message.sent"),
     # proof
+    Case("missing token", sample_bytes(SENT), 401, "invalid_token", token=None),
     Case("wrong token", sample_bytes(SENT), 401, "invalid_token", token="ph-token-x"),
     Case("token of another provider", sample_bytes(SENT), 401, "invalid_token",
          token=SECRETS["boomware_tokens"][0]),
     Case("new token during rotation", sample_bytes(SENT), 200, "message.sent",
          token=NEW_TOKEN),
+    Case("provider not configured", sample_bytes(SENT), 404, "unknown_vendor",
+         configured=False),
     # body
     Case("malformed JSON", b'{"id": "5f1c", ', 400, "malformed_json"),
     Case("an empty list", b"[]", 400, "invalid_field"),
@@ -92,7 +96,8 @@ CASES = [
 
 
 def send(client, case: Case):
-    return client.post(f"/webhooks/phonify/{case.token}", data=case.body,
+    path = "/webhooks/phonify" + (f"/{case.token}" if case.token is not None else "")
+    return client.post(path, data=case.body,
                        headers={"Content-Type": "application/json"})
 
 
@@ -101,8 +106,8 @@ def stored_data(row) -> dict:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.label)
-def test_callback(client, engine, frozen_clock, case):
-    answer = send(client, case)
+def test_callback(client, client_without, engine, frozen_clock, case):
+    answer = send(client if case.configured else client_without("phonify"), case)
     assert answer.status_code == case.status, answer.get_json()
     body = answer.get_json()
     events = rows(engine, "SELECT * FROM events ORDER BY id")

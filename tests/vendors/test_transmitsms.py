@@ -38,7 +38,8 @@ class Case:
     status: int
     code: str | None = None  # error code, or the stored event type(s) when 200
     method: str = "GET"  # GET: fields in the query string; POST: the same as a form body
-    token: str = TOKEN
+    token: str | None = TOKEN  # None: no token in the URL at all
+    configured: bool = True  # False: the app has no Transmit SMS tokens at all
     field: str | None = None
     vendor_status: str | None = None
     normalised: str | None = None
@@ -83,11 +84,14 @@ CASES = [
     Case("reply not to a message", query_with(REPLY, drop="message_id"), 200,
          "message.received"),
     # proof
+    *both(Case("missing token", query_with(DLR), 401, "invalid_token", token=None)),
     Case("wrong token", query_with(DLR), 401, "invalid_token", token="tx-token-x"),
     Case("token of another provider", query_with(DLR), 401, "invalid_token",
          token=SECRETS["boomware_tokens"][0]),
     Case("new token during rotation", query_with(DLR), 200, "message.delivered",
          token=NEW_TOKEN),
+    *both(Case("provider not configured", query_with(DLR), 404, "unknown_vendor",
+               configured=False)),
     # body
     Case("form body not UTF-8", "", 400, "malformed_form", method="POST",
          body=b"status=\xff\xfe&message_id=1"),
@@ -113,7 +117,7 @@ CASES = [
 
 
 def send(client, case: Case):
-    path = f"/webhooks/transmitsms/{case.token}"
+    path = "/webhooks/transmitsms" + (f"/{case.token}" if case.token is not None else "")
     if case.method == "GET":
         return client.get(path, query_string=case.query)
     return client.post(path, data=case.body if case.body is not None else case.query,
@@ -125,8 +129,8 @@ def stored_data(row) -> dict:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.label)
-def test_callback(client, engine, frozen_clock, case):
-    answer = send(client, case)
+def test_callback(client, client_without, engine, frozen_clock, case):
+    answer = send(client if case.configured else client_without("transmitsms"), case)
     assert answer.status_code == case.status, answer.get_json()
     body = answer.get_json()
     events = rows(engine, "SELECT * FROM events ORDER BY id")
