@@ -3,6 +3,7 @@ SWITCHBOARD_TEST_DATABASE_URL is set), the app, a client, a frozen clock."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import socket
@@ -115,6 +116,24 @@ def app(settings):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def client_without(settings):
+    """`client_without("boomware")`: a client for an app with no secret or token for that
+    vendor, whose callbacks must then answer 404."""
+    made = []
+
+    def build(vendor: str):
+        (name,) = [f.name for f in dataclasses.fields(settings)
+                   if f.name in (f"{vendor}_secrets", f"{vendor}_tokens")]
+        app = create_app(settings=dataclasses.replace(settings, **{name: ()}))
+        made.append(app)
+        return app.test_client()
+
+    yield build
+    for app in made:
+        app.extensions["switchboard"].engine.dispose()
 
 
 @pytest.fixture

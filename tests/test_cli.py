@@ -11,7 +11,7 @@ from werkzeug.serving import make_server
 from switchboard.app import create_app
 from switchboard.cli import cli
 from switchboard.config import Settings
-from tests.conftest import rows
+from tests.conftest import SECRETS, rows
 
 
 @pytest.fixture
@@ -50,6 +50,38 @@ def test_simulate_is_accepted(app, engine, server, frozen_clock, args, path, sto
     assert answer["event_ids"] == [event["id"]]
     assert event["type"] == stored_type
     assert event["vendor"] == args[1]
+
+
+@pytest.mark.parametrize(("args", "method", "stored_types"), [
+    (["simulate", "boomware"], "POST", ["message.delivered"]),
+    (["simulate", "boomware", "--type", "message.received"], "POST", ["message.received"]),
+    (["simulate", "boomware", "--type", "call.answered"], "POST", ["call.answered"]),
+    (["simulate", "transmitsms"], "GET", ["message.delivered"]),
+    (["simulate", "transmitsms", "--type", "message.opted_out"], "GET",
+     ["message.received", "message.opted_out"]),
+    (["simulate", "phonify"], "POST", ["message.sent"]),
+    (["simulate", "phonify", "--type", "message.received"], "POST", ["message.received"]),
+], ids=lambda v: " ".join(v) if isinstance(v, list) and v[0] == "simulate" else None)
+def test_simulate_token_vendor_is_accepted_and_hides_its_token(
+        app, engine, server, frozen_clock, args, method, stored_types):
+    """The first configured token goes in the URL (Transmit SMS: a GET with the fields in
+    the query string); what is printed never shows it."""
+    vendor = args[1]
+    result = app.test_cli_runner().invoke(cli, [*args, "--url", server])
+    assert result.exit_code == 0, result.output
+    first, answer = answer_of(result.output)
+    assert first == f"{method} /webhooks/{vendor}/<token> -> 200"
+    assert answer["status"] == "accepted"
+    for token in SECRETS[f"{vendor}_tokens"]:
+        assert token not in result.output
+    events = rows(engine, "SELECT id, type, vendor FROM events ORDER BY id")
+    assert sorted(answer["event_ids"]) == [e["id"] for e in events]
+    assert sorted(e["type"] for e in events) == sorted(stored_types)
+    assert {e["vendor"] for e in events} == {vendor}
+    (receipt,) = rows(engine, "SELECT method, query_string FROM receipts")
+    assert receipt["method"] == method
+    if method == "GET":
+        assert "message_id=" in receipt["query_string"]
 
 
 def test_simulate_twice_sends_two_distinct_callbacks(app, engine, server, frozen_clock):

@@ -132,6 +132,19 @@ def test_unknown_override_is_refused():
         load_settings(environ={}, overrides={"honkio_secret": ("x",)})
 
 
+def test_phonify_api_url_without_its_key_is_one_line():
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ={"SWITCHBOARD_PHONIFY_API_URL": "http://127.0.0.1:9/api"})
+    message = str(raised.value)
+    assert message.startswith("SWITCHBOARD_PHONIFY_API_URL is set without "
+                              "SWITCHBOARD_PHONIFY_API_KEY")
+    assert "\n" not in message
+    assert load_settings(environ={"SWITCHBOARD_PHONIFY_API_URL": "http://127.0.0.1:9/api",
+                                  "SWITCHBOARD_PHONIFY_API_KEY": "k"}).phonify_api_key == "k"
+    # a key alone asks for no polling, so it is no error
+    assert load_settings(environ={"SWITCHBOARD_PHONIFY_API_KEY": "k"}).phonify_api_url is None
+
+
 # --- the console script ------------------------------------------------------------------
 
 SCRIPT = Path(sys.executable).with_name("switchboard")
@@ -149,6 +162,15 @@ def test_cli_runs_with_good_settings(tmp_path):
     done = run_cli(tmp_path, "db", "upgrade")
     assert done.returncode == 0, done.stderr
     assert "database is up to date" in done.stdout
+
+
+def test_cli_phonify_api_url_without_key_stops_the_worker(tmp_path):
+    done = run_cli(tmp_path, "worker", PHONIFY_API_URL="http://127.0.0.1:9/api")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr + done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "SWITCHBOARD_PHONIFY_API_KEY" in lines[0]
 
 
 @pytest.mark.parametrize(("args", "name", "value"), [

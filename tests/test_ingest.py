@@ -200,3 +200,18 @@ def test_receipt_keeps_the_headers_parsing_needs(client, engine, frozen_clock):
         kept["headers"])
     # The event header is needed to parse again; the signature is never kept.
     assert headers == {honkio.EVENT: "message.delivered"}
+
+
+def test_every_error_names_its_field_or_null(client, frozen_clock):
+    """DESIGN.md's error shape is {"code", "message", "field"}: always all three keys."""
+    unknown = client.post("/webhooks/nobody", data=b"{}")
+    assert unknown.status_code == 404
+    assert unknown.get_json() == {"error": {"code": "unknown_vendor", "field": None,
+                                            "message": "no provider 'nobody' is configured "
+                                                       "here"}}
+    token = SECRETS["boomware_tokens"][0]
+    malformed = client.post(f"/webhooks/boomware/{token}", data=b"{",
+                            headers={"Content-Type": "application/json"})
+    assert malformed.status_code == 400
+    assert malformed.get_json()["error"]["field"] is None
+    assert set(malformed.get_json()["error"]) == {"code", "message", "field"}

@@ -90,6 +90,34 @@ def test_readyz_is_503_when_the_schema_is_behind(tmp_path):
     assert fresh.test_client().get("/healthz").status_code == 200
 
 
+def _stamp(engine, revision: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+
+
+def test_readyz_stays_ready_when_the_schema_is_ahead(app, engine):
+    """`db upgrade` runs before new code takes traffic: the old processes, which do not
+    know the new revision, must stay in the load balancer meanwhile."""
+    _stamp(engine, "9999_from_a_newer_release")
+    answer = app.test_client().get("/readyz")
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json() == {"status": "ready"}
+
+
+def test_readyz_is_503_when_one_migration_behind(app, engine):
+    from alembic.script import ScriptDirectory
+
+    from switchboard.models.migrate import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config())
+    previous = script.get_revision(script.get_current_head()).down_revision
+    assert isinstance(previous, str)
+    _stamp(engine, previous)
+    answer = app.test_client().get("/readyz")
+    assert answer.status_code == 503
+    assert answer.get_json()["error"]["code"] == "migrations_pending"
+
+
 def test_readyz_is_503_when_the_database_is_away():
     away = create_app(settings=Settings(
         database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"))

@@ -1,4 +1,5 @@
-"""Every error answer is JSON: {"error": {"code", "message", "field"?}}."""
+"""Every error answer is JSON: {"error": {"code", "message", "field"}}; `field` is null
+when no one field is at fault, so clients read one shape."""
 
 from __future__ import annotations
 
@@ -15,10 +16,7 @@ HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_lar
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None):
-    error = {"code": code, "message": message}
-    if field is not None:
-        error["field"] = field
-    return jsonify({"error": error}), status
+    return jsonify({"error": {"code": code, "message": message, "field": field}}), status
 
 
 def init_app(app: Flask) -> None:

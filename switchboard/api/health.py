@@ -2,8 +2,9 @@
 
 /healthz answers while the process can serve a request, and touches nothing else, so a
 database outage does not make a load balancer kill every web process. /readyz says whether
-this process should get traffic: the database answers and its schema is the one this code
-expects (a deploy that forgot `switchboard db upgrade` is not ready).
+this process should get traffic: the database answers and its schema is at least the one
+this code expects (a deploy that forgot `switchboard db upgrade` is not ready; an old
+process after the upgrade, before its replacement, still is).
 """
 
 from __future__ import annotations

@@ -119,8 +119,8 @@ SUBSCRIPTION_INPUT = {
 
 SCHEMAS: dict[str, Any] = {
     "Error": _object(["error"], error=_object(
-        ["code", "message"], code={"type": "string"}, message={"type": "string"},
-        field={"type": "string"})),
+        ["code", "message", "field"], code={"type": "string"}, message={"type": "string"},
+        field=_nullable("string", description="the field at fault, or null"))),
     "EventSummary": _object(list(SUMMARY_FIELDS), **SUMMARY_FIELDS),
     "EventPage": _object(["events", "next_cursor"],
                          events={"type": "array", "items": _ref("EventSummary")},

@@ -153,4 +153,14 @@ def load_settings(environ: Mapping[str, str] | None = None,
         if key not in {spec.name for spec in fields(Settings)}:
             raise ConfigError(f"unknown setting {key!r}")
         values[key] = value
-    return Settings(**values)
+    settings = Settings(**values)
+    _check_together(settings)
+    return settings
+
+
+def _check_together(settings: Settings) -> None:
+    """Settings that only make sense with another one."""
+    if settings.phonify_api_url and not settings.phonify_api_key:
+        # Otherwise the worker would quietly never poll: Phonify wants the key as Basic auth.
+        raise ConfigError(f"{PREFIX}PHONIFY_API_URL is set without {PREFIX}PHONIFY_API_KEY: "
+                          "Phonify cannot be polled without its API key")

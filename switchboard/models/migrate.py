@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import ResolutionError
 from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -27,7 +28,24 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def is_current(engine: Engine) -> bool:
-    """True when the database is at the newest migration (readiness checks use this)."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    """True when the database is at this code's newest migration or ahead of it.
+
+    Readiness checks use this. Ahead counts as current because the README says to run
+    `switchboard db upgrade` before new code takes traffic: for that moment the old web
+    processes still serve, on a schema that migrations only ever extend. A revision this
+    code's script directory does not know was written by newer code, so it is ahead.
+    Behind (or never migrated) is not current.
+    """
+    script = ScriptDirectory.from_config(alembic_config())
+    head = script.get_current_head()
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision() == head
+        stamped = MigrationContext.configure(connection).get_current_heads()
+    return any(_at_or_after(script, revision, head) for revision in stamped)
+
+
+def _at_or_after(script: ScriptDirectory, revision: str, head: str | None) -> bool:
+    try:
+        lineage = {rev.revision for rev in script.iterate_revisions(revision, "base")}
+    except ResolutionError:  # not one of ours: a newer release's migration
+        return True
+    return head in lineage

@@ -153,25 +153,44 @@ def optional_str(mapping: Any, name: str) -> str | None:
     return str(value)
 
 
-def e164(number: Any) -> str | None:
-    """A phone number in E.164; a value that is not one (a short code, a name) stays as is."""
+def e164(number: Any, region: Any = None) -> str | None:
+    """A phone number in E.164, or the value as given when it cannot be made one for sure.
+
+    `region` is the ISO country the number was written in, when the provider says (Phonify's
+    `country`). Without it, only `+...` and digits not starting with 0 (international
+    without the `+`, as Boomware and Transmit SMS send them) are read; a leading 0 is a
+    national trunk or international prefix whose meaning depends on the country, so
+    `0400000000` stays `0400000000` rather than becoming someone else's number.
+    """
     if number is None or number == "":
         return None
-    return _e164(str(number).strip())
+    return _e164(str(number).strip(), region.upper() if isinstance(region, str) else None)
 
 
 # Parsing costs ~90 us a number, and the same few numbers (senders, long codes, customers)
 # come back all day: cached, it is a dict lookup on the hot path.
 @lru_cache(maxsize=65536)
-def _e164(text: str) -> str:
-    candidate = text if text.startswith("+") else "+" + text.lstrip("0")
-    try:
-        parsed = phonenumbers.parse(candidate, None)
-    except phonenumbers.NumberParseException:
+def _e164(text: str, region: str | None) -> str:
+    if region and not text.startswith("+"):
+        national = _parsed(text, region)
+        if national is not None and phonenumbers.is_valid_number(national):
+            return phonenumbers.format_number(national, phonenumbers.PhoneNumberFormat.E164)
+    if text.startswith("+"):
+        parsed = _parsed(text, None)
+    elif text.isascii() and text.isdigit() and not text.startswith("0"):
+        parsed = _parsed("+" + text, None)
+    else:
         return text
-    if not phonenumbers.is_possible_number(parsed):
+    if parsed is None or not phonenumbers.is_possible_number(parsed):
         return text
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _parsed(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
 
 
 def iso_time(value: Any, field: str) -> datetime:

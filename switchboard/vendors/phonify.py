@@ -57,9 +57,12 @@ def is_inbound(message: dict) -> bool:
 def number_of(message: dict, name: str) -> str | None:
     """`origin` and `phone` are objects with a `number`; tolerate a bare number too."""
     value = optional(message, name)
+    country = None
     if isinstance(value, dict):
-        value = optional(value, "number")
-    return e164(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+        value, country = optional(value, "number"), optional(value, "country")
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        return e164(value, country)
+    return None
 
 
 def message_event(message: Any, prefix: str = "") -> NormalizedEvent:
@@ -68,7 +71,9 @@ def message_event(message: Any, prefix: str = "") -> NormalizedEvent:
     state = require(message, "state", prefix=prefix)
     created = optional_str(message, "created_at")
     occurred_at = iso_time(created, f"{prefix}created_at") if created else None
-    common = {"message_id": message_id, "to": e164(optional_str(message, "to")),
+    phone = optional(message, "phone")  # the other party: its country is the one of `to`
+    country = optional(phone, "country") if isinstance(phone, dict) else None
+    common = {"message_id": message_id, "to": e164(optional_str(message, "to"), country),
               "text": optional_str(message, "body"), "account_id": None}
     if is_inbound(message):
         key = hashed_key(NAME, message_id, "received")
