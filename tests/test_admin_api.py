@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -118,6 +119,41 @@ def page_through(api, query: str, between=None) -> list[dict]:
             return seen
         if between:
             between()
+
+
+def test_pages_are_stable_while_another_thread_ingests(client, api, frozen_clock):
+    """Real concurrency: signed callbacks are ingested on another thread (its own client and
+    connections) while this one pages. Every event stored before the first page is seen
+    exactly once. Events committed during the walk may or may not be shown (most sort above
+    the cursor; one whose transaction took its received_at before a page was read and
+    committed after can land below it): a newest-first walk catches them from the top."""
+    existing = [send_honkio(client)[0] for _ in range(24)]
+    inserter = client.application.test_client()
+    stored, stop, failures = threading.Semaphore(0), threading.Event(), []
+
+    def ingest_until_stopped() -> None:
+        try:
+            while not stop.is_set():
+                send_honkio(inserter)
+                stored.release()
+        except BaseException as exc:  # surfaced below: a thread's assert is otherwise lost
+            failures.append(exc)
+            stored.release()
+
+    thread = threading.Thread(target=ingest_until_stopped, daemon=True)
+    thread.start()
+    try:
+        # Before each further page at least one more event is stored; others land mid-query.
+        seen = page_through(api, "limit=4", between=lambda: stored.acquire(timeout=30))
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not failures, failures
+    ids = [e["id"] for e in seen]
+    assert len(ids) == len(set(ids)), "an event was shown twice"
+    assert set(existing) <= set(ids), "an event stored before the first page was skipped"
+    keys = [(e["received_at"], e["id"]) for e in seen]
+    assert keys == sorted(keys, reverse=True)
 
 
 def test_pages_are_stable_while_events_arrive(client, api, frozen_clock):

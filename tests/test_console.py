@@ -4,6 +4,7 @@ Playwright) filtering to one event, opening it, replaying it and seeing the new 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import shutil
 import threading
@@ -14,7 +15,10 @@ from werkzeug.serving import make_server
 from switchboard import clock
 from switchboard import subscriptions as subs
 from switchboard.app import create_app
+from switchboard.worker.runner import Worker
 from tests.callbacks import send_honkio
+from tests.conftest import rows
+from tests.subscriber import Subscriber
 
 TOKEN = "adm_console_test_token"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -76,6 +80,68 @@ def test_login_never_redirects_off_site(console_app):
     assert answer.status_code == 302 and answer.location.endswith("/console/")
 
 
+@pytest.mark.parametrize("back, lands_on", [
+    ("https://evil.example/x", "/console/deliveries"),
+    ("//evil.example/x", "/console/deliveries"),
+    ("/\\evil.example/x", "/console/deliveries"),
+    ("/consolex.example", "/console/deliveries"),
+    ("/console/events/evt_x", "/console/events/evt_x"),
+])
+def test_retry_never_redirects_off_site(console_app, back, lands_on):
+    client = console_app.test_client()
+    client.post("/console/login", data={"token": TOKEN})
+    csrf = csrf_of(client.get("/console/replay").get_data(as_text=True))
+    answer = client.post("/console/deliveries/dlv_nope/retry", data={"csrf": csrf,
+                                                                   "back": back})
+    assert answer.status_code == 302 and answer.location == lands_on
+
+
+def test_dead_letter_retry_button_queues_it_again(console_app, frozen_clock):
+    state = console_app.extensions["switchboard"]
+    client = console_app.test_client()
+    subscriber = Subscriber().start()
+    worker = Worker(state.engine, dataclasses.replace(state.settings, retry_schedule=(0, 1)),
+                    concurrency=1, poll_interval=0.02)
+    try:
+        with state.engine.begin() as conn:
+            subs.create(conn, state.settings, clock.now(), url=subscriber.url,
+                        event_types=["*"])
+        subscriber.default = (500, {}, b"down")
+        send_honkio(client)
+        for _ in range(2):  # retry_schedule (0, 1): two attempts, then dead
+            assert worker.run_once() == 1
+            frozen_clock.advance(2)
+        (dead,) = rows(state.engine, "SELECT * FROM deliveries")
+        assert dead["state"] == "dead"
+        client.post("/console/login", data={"token": TOKEN})
+        page = client.get("/console/deliveries").get_data(as_text=True)
+        form = re.search(r'<form[^>]*action="([^"]+/retry)"(.*?)</form>', page, re.S)
+        assert form.group(1) == f"/console/deliveries/{dead['id']}/retry"
+        back = re.search(r'name="back" value="([^"]+)"', form.group(2)).group(1)
+        answer = client.post(form.group(1), data={"csrf": csrf_of(form.group(2)),
+                                                  "back": back.replace("&amp;", "&")})
+        assert answer.status_code == 302 and answer.location == "/console/deliveries?state=dead"
+        assert "is queued again" in client.get(answer.location).get_data(as_text=True)
+        (again,) = rows(state.engine, "SELECT * FROM deliveries")
+        assert (again["state"], again["attempts"]) == ("pending", 0)
+        subscriber.default = (200, {}, b"ok")
+        assert worker.run_once() == 1
+        assert rows(state.engine, "SELECT * FROM deliveries")[0]["state"] == "succeeded"
+    finally:
+        worker.close()
+        subscriber.stop()
+
+
+def test_ci_fails_rather_than_skips_without_chromium(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setenv("SWITCHBOARD_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="SWITCHBOARD_REQUIRE_BROWSER"):
+        need_chromium()
+    monkeypatch.delenv("SWITCHBOARD_REQUIRE_BROWSER")
+    with pytest.raises(pytest.skip.Exception, match="chromium is not installed"):
+        need_chromium()
+
+
 @pytest.fixture
 def live_console(console_app):
     server = make_server("127.0.0.1", 0, console_app, threaded=True)
@@ -85,10 +151,20 @@ def live_console(console_app):
     server.shutdown()
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None,
-                    reason="Debian's chromium is not installed and `make test` could not "
-                           "install it (needs root and apt-get)")
+def need_chromium() -> None:
+    """CI (`.ci/run` sets SWITCHBOARD_REQUIRE_BROWSER=1) fails without the browser, so a green
+    run proves this test ran; a dev box that cannot install it skips, saying why."""
+    if shutil.which("chromium") is not None:
+        return
+    reason = ("Debian's chromium is not installed and `make test` could not install it "
+              "(needs root and apt-get)")
+    if os.environ.get("SWITCHBOARD_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason}, and SWITCHBOARD_REQUIRE_BROWSER=1 says this run must drive it")
+    pytest.skip(reason)
+
+
 def test_browser_filter_open_replay(live_console):
+    need_chromium()
     from playwright.sync_api import sync_playwright
 
     base, app = live_console

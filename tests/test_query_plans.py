@@ -1,4 +1,5 @@
-"""Every admin list query uses an index with a million events stored (PostgreSQL plans).
+"""Every admin list query uses an index with a million events stored (PostgreSQL plans):
+each filter alone and combined, its second page (the cursor), and a message's history.
 
 The queries are the admin functions' own, captured as they run, then EXPLAINed with the
 same parameters, so the test stays true when the queries change."""
@@ -6,12 +7,14 @@ same parameters, so the test stays true when the queries change."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, text
 
 from switchboard.admin.deliveries import list_deliveries
 from switchboard.admin.events import EventFilter, list_events
+from switchboard.admin.messages import get_message
 from switchboard.models import Base, make_engine
 from tests.conftest import PG_URL
 
@@ -34,17 +37,27 @@ FROM generate_series(1, {rows}) AS n;
 INSERT INTO deliveries (id, event_id, subscription_id, state, attempts, next_attempt_at,
                         replay, created_at)
 SELECT 'dlv_' || lpad(n::text, 26, '0'), 'evt_' || lpad(n::text, 26, '0'), 'sub_seed',
-       CASE WHEN mod(n, 1000) = 0 THEN 'dead' ELSE 'succeeded' END, 1, now(), false,
+       CASE WHEN mod(n, 1000) = 0 THEN 'dead' WHEN mod(n, 1000) = 500 THEN 'pending'
+            ELSE 'succeeded' END, 1, now(), false,
        now() - (n || ' seconds')::interval
 FROM generate_series(1, {rows}) AS n;
 ANALYZE;
 """
 
+# Seeded events were received one a second back from now: a week ago and a day ago cut
+# through the middle of them.
+WEEK_AGO = (datetime.now(UTC) - timedelta(days=7)).isoformat()
+DAY_AGO = (datetime.now(UTC) - timedelta(days=1)).isoformat()
 EVENT_FILTERS = [{}, {"vendor": "canary"}, {"type": "message.failed"},
                  {"status": "delivered"}, {"message_id": "msg_4242"},
-                 {"since": "2026-01-01T00:00:00Z"}, {"vendor": "honkio", "limit": "500"}]
-DELIVERY_FILTERS = [{}, {"state": "dead"}, {"event_id": "evt_" + "1".zfill(26)},
-                    {"subscription_id": "sub_seed"}]
+                 {"since": WEEK_AGO}, {"until": DAY_AGO}, {"since": WEEK_AGO, "until": DAY_AGO},
+                 {"vendor": "honkio", "limit": "500"},
+                 {"vendor": "canary", "type": "message.sent"},
+                 {"status": "failed", "since": WEEK_AGO},
+                 {"vendor": "canary", "message_id": "msg_4242"}]
+PAGED_FILTERS = [a for a in EVENT_FILTERS if set(a) != {"vendor", "message_id"}]  # one event
+DELIVERY_FILTERS = [{}, {"state": "dead"}, {"state": "pending"},
+                    {"event_id": "evt_" + "1".zfill(26)}, {"subscription_id": "sub_seed"}]
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +123,37 @@ def test_event_lists_use_an_index(big_database, args):
 
 @pytest.mark.skipif(not PG_URL, reason="query plans are PostgreSQL's; "
                     "SWITCHBOARD_TEST_DATABASE_URL is set in CI")
-@pytest.mark.parametrize("args", DELIVERY_FILTERS, ids=lambda a: ",".join(a) or "none")
+@pytest.mark.parametrize("args", PAGED_FILTERS, ids=lambda a: ",".join(a) or "none")
+def test_event_list_second_pages_use_an_index(big_database, args):
+    args = {"limit": "1"} | args
+
+    def two_pages(conn) -> None:
+        first = list_events(conn, EventFilter.parse(args))
+        assert first["next_cursor"], "the seed should give every filter a second page"
+        list_events(conn, EventFilter.parse(args | {"cursor": first["next_cursor"]}))
+
+    plans = captured_plans(big_database, two_pages)
+    assert len(plans) == 2
+    assert_indexed(plans)
+
+
+@pytest.mark.skipif(not PG_URL, reason="query plans are PostgreSQL's; "
+                    "SWITCHBOARD_TEST_DATABASE_URL is set in CI")
+@pytest.mark.parametrize("args", DELIVERY_FILTERS,
+                         ids=lambda a: ",".join(f"{k}={v}" for k, v in a.items()) or "none")
 def test_delivery_lists_use_an_index(big_database, args):
-    assert_indexed(captured_plans(big_database, lambda conn: list_deliveries(conn, args)))
+    def two_pages(conn) -> None:
+        first = list_deliveries(conn, args | {"limit": "1"})
+        if first["next_cursor"]:
+            list_deliveries(conn, args | {"limit": "1", "cursor": first["next_cursor"]})
+
+    assert_indexed(captured_plans(big_database, two_pages))
+
+
+@pytest.mark.skipif(not PG_URL, reason="query plans are PostgreSQL's; "
+                    "SWITCHBOARD_TEST_DATABASE_URL is set in CI")
+def test_message_history_uses_an_index(big_database):
+    def history(conn) -> None:
+        assert len(get_message(conn, "canary", "msg_4242")["history"]) >= 1
+
+    assert_indexed(captured_plans(big_database, history))

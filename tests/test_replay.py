@@ -4,6 +4,7 @@ and rebuilding events from raw receipts after a mapping fix."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from sqlalchemy import select
@@ -12,6 +13,8 @@ from switchboard import clock
 from switchboard import subscriptions as subs
 from switchboard.cli import cli
 from switchboard.models import Delivery, Event, MessageStatus, Receipt
+from switchboard.router import outbox
+from switchboard.router import renormalize as renormalize_module
 from switchboard.router import replay as replay_module
 from switchboard.router.replay import ReplayError, parse_request, replay, replay_from_json
 from switchboard.vendors import honkio
@@ -213,6 +216,90 @@ def test_renormalize_parses_receipts_that_failed_on_arrival(client, engine, sett
     assert event["message_id"] == payload["data"]["msg_id"]
     deliver_all(engine, settings)
     assert subscriber.webhook_ids() == [event["id"]]
+
+
+def test_renormalize_replays_only_what_it_changed(client, engine, settings, monkeypatch,
+                                                  frozen_clock):
+    subscribe(engine, settings, "http://127.0.0.1:1/a")
+    (lost,) = send_honkio(client, "carrier_lost", message_id="msg_lost")
+    send_honkio(client, "delivered", message_id="msg_fine")  # parses the same today
+    monkeypatch.setitem(honkio.STATUS_MAP, "carrier_lost", "undelivered")
+    body = {"filter": {"vendor": "honkio"}, "renormalize": True}
+    answer = replay_from_json(engine, settings, body, clock.now())
+    assert answer["renormalized"]["unchanged"] == 1
+    assert (answer["matched"], answer["enqueued"]) == (1, 1)
+    assert [r["event_id"] for r in table(engine, Delivery, Delivery.replay.is_(True))] == [lost]
+    # Run again: nothing changes, so nothing is owed again.
+    again = replay_from_json(engine, settings, body, clock.now())
+    assert (again["matched"], again["enqueued"]) == (0, 0)
+    assert again["renormalized"]["unchanged"] == 2
+    assert len(table(engine, Delivery, Delivery.replay.is_(True))) == 1
+
+
+def test_renormalize_shows_a_bounded_sample_of_changes(client, engine, settings, monkeypatch,
+                                                       frozen_clock):
+    for _ in range(5):
+        send_honkio(client, "carrier_lost")
+    monkeypatch.setitem(honkio.STATUS_MAP, "carrier_lost", "undelivered")
+    monkeypatch.setattr(renormalize_module, "SHOWN_CHANGES", 2)
+    monkeypatch.setattr(renormalize_module, "BATCH", 2)
+    answer = replay_from_json(engine, settings, {"filter": {"vendor": "honkio"},
+                                                 "renormalize": True}, clock.now())
+    report = answer["renormalized"]
+    assert (report["receipts"], report["changed_count"], len(report["changed"])) == (5, 5, 2)
+    assert answer["matched"] == 5
+
+
+def interrupt_on_write(monkeypatch, calls: int) -> None:
+    """Ctrl-C while the given (1-based) batch writes its deliveries."""
+    real, seen = outbox.write, []
+
+    def write(conn, rows):
+        seen.append(1)
+        if len(seen) == calls:
+            raise KeyboardInterrupt
+        real(conn, rows)
+
+    monkeypatch.setattr(outbox, "write", write)
+
+
+@pytest.mark.parametrize("renormalize", [False, True])
+def test_replay_cli_interrupted_resumes_where_it_said(app, client, engine, settings,
+                                                      monkeypatch, frozen_clock, renormalize):
+    subscribe(engine, settings, "http://127.0.0.1:1/a")
+    ids = [send_honkio(client, "carrier_lost")[0] for _ in range(7)]
+    monkeypatch.setitem(honkio.STATUS_MAP, "carrier_lost", "undelivered")
+    monkeypatch.setattr(replay_module, "BATCH", 3)
+    monkeypatch.setattr(renormalize_module, "BATCH", 3)
+    flags = ["--renormalize"] if renormalize else []
+    runner = app.test_cli_runner()
+    real_write = outbox.write
+    interrupt_on_write(monkeypatch, calls=2)
+    cut = runner.invoke(cli, ["replay", "--vendor", "honkio", *flags])
+    assert cut.exit_code == 130, cut.output
+    said = re.search(r"interrupted after 3 (events|receipts); resume with (.*)$", cut.stderr,
+                     re.M)
+    assert said, cut.stderr
+    resume = said.group(2).split()
+    assert resume[:-1] == [*flags, "--after"]
+    # The first batch is done, the second rolled back with the interrupt.
+    assert len(table(engine, Delivery, Delivery.replay.is_(True))) == 3
+    monkeypatch.setattr(outbox, "write", real_write)
+    rest = runner.invoke(cli, ["replay", "--vendor", "honkio", *resume])
+    assert rest.exit_code == 0, rest.output
+    assert json.loads(rest.stdout)["matched"] == 4
+    replayed = [r["event_id"] for r in table(engine, Delivery, Delivery.replay.is_(True))]
+    assert sorted(replayed) == sorted(ids)  # each once: none missed, none twice
+
+
+def test_resume_point_of_the_wrong_kind_is_refused(client, engine, settings, frozen_clock):
+    (event_id,) = send_honkio(client)
+    for renormalize, after in ((True, event_id), (False, "rcv_01")):
+        with pytest.raises(ReplayError) as refused:
+            replay(engine, settings, replay_module.ReplayRequest(
+                filter={"vendor": "honkio"}, renormalize=renormalize, after=after),
+                clock.now())
+        assert refused.value.field == "after"
 
 
 def test_replay_cli(app, client, engine, settings, frozen_clock):

@@ -31,7 +31,8 @@ from switchboard.router.replay import (
 @click.option("--dry-run", is_flag=True, help="count what would be enqueued; enqueue nothing")
 @click.option("--renormalize", is_flag=True,
               help="parse the stored raw receipts again first, and show what changed")
-@click.option("--after", help="resume: only events after this id (printed on interrupt)")
+@click.option("--after", help="resume: only events (with --renormalize, receipts) after this "
+                             "id, as printed on interrupt")
 @with_appcontext
 def replay_command(event_ids, vendor, type_, status, message_id, since, until,
                    subscription_id, dry_run, renormalize, after) -> None:
@@ -49,18 +50,26 @@ def replay_command(event_ids, vendor, type_, status, message_id, since, until,
                                 subscription_id=subscription_id, dry_run=dry_run,
                                 renormalize=renormalize, after=after)
         total = count_matching(state.engine, request)
-        done = {"last": after, "matched": 0}
-        with click.progressbar(length=total, label="replaying", file=sys.stderr) as bar:
+        # Renormalize walks receipts (and replays what changed); a replay walks events.
+        unit = "receipts" if renormalize else "events"
+        done = {"last": after, "walked": 0}
+        label = "renormalizing" if renormalize else "replaying"
+        with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
             def progress(result) -> None:
-                bar.update(result.matched - done["matched"])
-                done.update(last=result.last_event_id, matched=result.matched)
+                walked = (result.renormalized["receipts"] if renormalize
+                          else result.matched)
+                bar.update(walked - done["walked"])
+                done.update(walked=walked, last=(result.last_receipt_id if renormalize
+                                                 else result.last_event_id))
 
             try:
                 result = replay(state.engine, state.settings, request, clock.now(), progress)
             except KeyboardInterrupt:
                 resume = done["last"]
-                click.echo(f"\ninterrupted after {done['matched']} events"
-                           + (f"; resume with --after {resume}" if resume else ""), err=True)
+                again = " --renormalize" if renormalize else ""
+                click.echo(f"\ninterrupted after {done['walked']} {unit}"
+                           + (f"; resume with{again} --after {resume}" if resume else ""),
+                           err=True)
                 sys.exit(130)
     except ReplayError as exc:
         raise click.ClickException(f"{exc.field}: {exc.message}") from None

@@ -1,20 +1,22 @@
 """Renormalize: parse stored raw receipts again with today's vendor modules (after a
 mapping fix), update the events they made, create the ones that failed to parse when they
-arrived, rebuild the affected messages' status, and say what changed."""
+arrived, rebuild the affected messages' status, say what changed, and replay only that."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from switchboard.events import STATUS_RANK, NormalizedEvent
 from switchboard.ids import new_id
 from switchboard.models import Event, MessageStatus, Receipt
+from switchboard.router import outbox
 from switchboard.router.projection import CONFLICT, FANOUT, decide
-from switchboard.router.replay import ReplayRequest, event_conditions
+from switchboard.router.replay import ReplayRequest, ReplayResult, event_conditions
 from switchboard.vendors.base import BadPayload, Inbound, iso_time
 from switchboard.vendors.registry import get as get_vendor
 
@@ -27,31 +29,61 @@ SHOWN_CHANGES = 100
 COMPARED = ("type", "status", "message_id", "vendor_event_id", "occurred_at", "data")
 
 
-def renormalize(engine: Engine, request: ReplayRequest, now: datetime) -> dict[str, Any]:
+def renormalize(engine: Engine, request: ReplayRequest, now: datetime,
+                result: ReplayResult,
+                progress: Callable[[ReplayResult], None] | None = None) -> None:
     """Re-parse the receipts behind the request's events (and, for a filter of vendor and
-    time only, the receipts that never parsed). New events join request.event_ids so the
-    replay that follows sends them too."""
-    report: dict[str, Any] = {"receipts": 0, "changed": [], "created": 0, "unchanged": 0,
-                              "still_failing": 0}
-    after = ""
-    created_ids: list[str] = []
+    time only, the receipts that never parsed), and owe again only the events this changed
+    or created. Each batch of receipts, with its replayed deliveries, is one transaction;
+    receipts are walked in id order, so `request.after` (a receipt id) resumes a run."""
+    report: dict[str, Any] = {"receipts": 0, "changed": [], "changed_count": 0, "created": 0,
+                              "unchanged": 0, "still_failing": 0}
+    result.renormalized = report
+    result.last_receipt_id = request.after
     while True:
         with engine.begin() as conn:
-            batch = conn.execute(_receipt_query(request, after)).all()
+            batch = conn.execute(_receipt_query(request, result.last_receipt_id or "")).all()
+            owed: list[str] = []
             for receipt in batch:
-                _one(conn, receipt, report, created_ids, now)
+                owed.extend(_one(conn, receipt, report, now))
+            matched, enqueued = _replay_owed(conn, request, owed, now)
             if request.dry_run:
                 conn.rollback()
         if not batch:
             break
-        after = batch[-1].id
+        result.last_receipt_id = batch[-1].id
         report["receipts"] += len(batch)
+        result.matched += matched
+        result.enqueued += enqueued
+        if progress is not None:
+            progress(result)
         if len(batch) < BATCH:
             break
-    if request.event_ids is not None and not request.dry_run:
-        request.event_ids = request.event_ids + created_ids
-    report["changed"] = report["changed"][:SHOWN_CHANGES]
-    return report
+
+
+def _replay_owed(conn: Connection, request: ReplayRequest, owed: list[str],
+                 now: datetime) -> tuple[int, int]:
+    """Enqueue replays of the events this batch changed or created, within the request (a
+    filter still never resends a late receipt; ids name their receipts' new events too)."""
+    if not owed:
+        return 0, 0
+    where = [_events.c.id.in_(owed)]
+    if request.event_ids is None:
+        where += event_conditions(request)
+    events = conn.execute(select(_events.c.id, _events.c.type, _events.c.vendor)
+                          .where(*where).order_by(_events.c.id)).all()
+    rows = outbox.plan(conn, [outbox.Routed(e.id, e.type, e.vendor) for e in events], now,
+                       subscription_id=request.subscription_id,
+                       include_handlers=request.subscription_id is None, replay=True)
+    outbox.write(conn, rows)  # a dry run rolls the whole batch back
+    return len(events), len(rows)
+
+
+def count_receipts(engine: Engine, request: ReplayRequest) -> int:
+    """How many receipts a renormalize walks (for a progress bar's length)."""
+    query = _receipt_query(request, request.after or "").limit(None).order_by(None)
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
 
 
 def _receipt_query(request: ReplayRequest, after: str):
@@ -69,12 +101,12 @@ def _receipt_query(request: ReplayRequest, after: str):
     return query
 
 
-def _one(conn: Connection, receipt: Any, report: dict, created_ids: list[str],
-         now: datetime) -> None:
+def _one(conn: Connection, receipt: Any, report: dict, now: datetime) -> list[str]:
+    """Parse one receipt again; the ids of the events it changed or created."""
     vendor = get_vendor(receipt.vendor)
     if vendor is None:
         report["still_failing"] += 1
-        return
+        return []
     inbound = Inbound(receipt.vendor, receipt.method, bytes(receipt.body),
                       headers=receipt.headers or {}, query_string=receipt.query_string or "",
                       content_type=receipt.content_type)
@@ -84,8 +116,9 @@ def _one(conn: Connection, receipt: Any, report: dict, created_ids: list[str],
         report["still_failing"] += 1
         conn.execute(update(_receipts).where(_receipts.c.id == receipt.id)
                      .values(error=f"{exc.code}: {exc.message}"))
-        return
+        return []
     touched: set[tuple[str, str]] = set()
+    owed: list[str] = []
     for event in events:
         existing = conn.execute(select(_events).where(
             _events.c.dedup_key == event.dedup_key)).first()
@@ -96,7 +129,7 @@ def _one(conn: Connection, receipt: Any, report: dict, created_ids: list[str],
                 "id": event_id, "dedup_key": event.dedup_key, "receipt_id": receipt.id,
                 "vendor": event.vendor, "received_at": receipt.received_at,
                 "disposition": FANOUT, "raw": event.raw})
-            created_ids.append(event_id)
+            owed.append(event_id)
             report["created"] += 1
         else:
             diff = {k: [_plain(getattr(existing, k)), _plain(v)] for k, v in values.items()
@@ -105,7 +138,10 @@ def _one(conn: Connection, receipt: Any, report: dict, created_ids: list[str],
                 report["unchanged"] += 1
                 continue
             conn.execute(update(_events).where(_events.c.id == existing.id).values(**values))
-            report["changed"].append({"event_id": existing.id, "changes": diff})
+            owed.append(existing.id)
+            report["changed_count"] += 1
+            if len(report["changed"]) < SHOWN_CHANGES:  # a sample: memory stays bounded
+                report["changed"].append({"event_id": existing.id, "changes": diff})
             if existing.message_id:
                 touched.add((existing.vendor, existing.message_id))
         if event.message_id:
@@ -115,6 +151,7 @@ def _one(conn: Connection, receipt: Any, report: dict, created_ids: list[str],
                      .values(state="parsed", error=None))
     for vendor_name, message_id in touched:
         rebuild_status(conn, vendor_name, message_id, now)
+    return owed
 
 
 def _values(event: NormalizedEvent) -> dict[str, Any]:

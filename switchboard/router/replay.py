@@ -4,7 +4,8 @@ Replayed deliveries are new rows marked `replay`, sent by the normal worker with
 retries, under the event's own id as `webhook-id` so a subscriber that dedups can tell.
 Events are walked in id order (ids sort by creation) in bounded batches, each its own
 transaction, so 100k events never make one huge transaction or sit in memory, and an
-interrupted run resumes after the last event id it reported.
+interrupted run resumes after the last event id it reported. With renormalize the walk is
+over receipts instead (see renormalize.py) and only what it changed or created is replayed.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ _subs = Subscription.__table__
 FILTER_FIELDS = ("vendor", "type", "status", "message_id", "since", "until")
 BATCH = 500
 MAX_EVENT_IDS = 10_000
+EVENT_PREFIX, RECEIPT_PREFIX = "evt_", "rcv_"
 
 
 class ReplayError(ValueError):
@@ -42,7 +44,7 @@ class ReplayRequest:
     subscription_id: str | None = None
     dry_run: bool = False
     renormalize: bool = False
-    after: str | None = None  # resume: only events with a larger id
+    after: str | None = None  # resume: only events (with renormalize, receipts) after this id
 
 
 @dataclass
@@ -50,6 +52,7 @@ class ReplayResult:
     matched: int = 0
     enqueued: int = 0
     last_event_id: str | None = None
+    last_receipt_id: str | None = None  # renormalize walks receipts: its resume point
     renormalized: dict[str, Any] | None = None
 
     def as_json(self) -> dict:
@@ -120,6 +123,14 @@ def event_conditions(request: ReplayRequest) -> list:
     return where
 
 
+def _check_after(after: str | None, prefix: str) -> None:
+    """A resume point of the wrong kind would silently walk everything again."""
+    if after is not None and not after.startswith(prefix):
+        raise ReplayError("after", f"after must be the {prefix}... id the interrupted run "
+                          "printed" + (" (renormalize walks receipts)"
+                                       if prefix == RECEIPT_PREFIX else ""))
+
+
 def _check_subscription(conn: Connection, subscription_id: str | None) -> None:
     if subscription_id is None:
         return
@@ -133,13 +144,18 @@ def _check_subscription(conn: Connection, subscription_id: str | None) -> None:
 
 def replay(engine: Engine, settings: Settings, request: ReplayRequest, now: datetime,
            progress: Callable[[ReplayResult], None] | None = None) -> ReplayResult:
-    result = ReplayResult(last_event_id=request.after)
+    result = ReplayResult()
     with engine.connect() as conn:
         _check_subscription(conn, request.subscription_id)
     if request.renormalize:
+        # What it changed or created is replayed, batch by batch; nothing else is.
         from switchboard.router.renormalize import renormalize
 
-        result.renormalized = renormalize(engine, request, now)
+        _check_after(request.after, RECEIPT_PREFIX)
+        renormalize(engine, request, now, result, progress)
+        return result
+    _check_after(request.after, EVENT_PREFIX)
+    result.last_event_id = request.after
     where = event_conditions(request)
     while True:
         with engine.begin() as conn:
@@ -165,7 +181,12 @@ def replay(engine: Engine, settings: Settings, request: ReplayRequest, now: date
 
 
 def count_matching(engine: Engine, request: ReplayRequest) -> int:
-    """How many events the request covers (for a progress bar's length)."""
+    """How many events the request covers, or with renormalize how many receipts it walks
+    (for a progress bar's length)."""
+    if request.renormalize:
+        from switchboard.router.renormalize import count_receipts
+
+        return count_receipts(engine, request)
     query = select(func.count()).select_from(_events).where(*event_conditions(request))
     if request.after:
         query = query.where(_events.c.id > request.after)

@@ -1,5 +1,9 @@
 """Console sign-in: the admin token, entered once, kept as a fingerprint in a signed session
-cookie; every form carries a per-session CSRF token."""
+cookie; every form carries a per-session CSRF token.
+
+The sign-in form alone has none: there is no session yet to tie it to, and a forged sign-in
+(login CSRF) needs the one admin token, which would already be everything an attacker
+wants. The cookie is SameSite=Strict besides, so no other site's form is sent signed in."""
 
 from __future__ import annotations
 
@@ -51,6 +55,15 @@ def check_csrf() -> None:
     given = request.form.get("csrf", "")
     if not hmac.compare_digest(given.encode(), csrf_token().encode()):
         abort(400, description="the form's CSRF token is missing or stale; reload the page")
+
+
+def local(target: str | None, fallback: str) -> str:
+    """A redirect target from a form or query string, if it is one of our own pages; else
+    the fallback. Never an open redirect (`//host`, `https://host`, `/\\host`)."""
+    if target and (target == "/console" or target.startswith("/console/")) \
+            and "\\" not in target:
+        return target
+    return fallback
 
 
 def required(view):

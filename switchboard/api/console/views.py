@@ -45,10 +45,7 @@ def login():
         abort(503, description="the console is off: set SWITCHBOARD_ADMIN_TOKEN")
     if request.method == "POST":
         if auth.sign_in(request.form.get("token", "")):
-            target = request.args.get("next", "")
-            # Only our own pages: never an open redirect.
-            safe = target.startswith("/console") and not target.startswith("//")
-            return redirect(target if safe else url_for("console.events"))
+            return redirect(auth.local(request.args.get("next"), url_for("console.events")))
         flash("That token is not the admin token.")
         return render_template("console/login.html"), 401
     return render_template("console/login.html")
@@ -112,7 +109,7 @@ def retry_delivery(delivery_id: str):
         flash(f"Delivery {delivery_id} is queued again.")
     except AdminError as exc:
         flash(exc.message)
-    return redirect(request.form.get("back") or url_for("console.deliveries"))
+    return redirect(auth.local(request.form.get("back"), url_for("console.deliveries")))
 
 
 @bp.route("/subscriptions")
