@@ -57,7 +57,8 @@ EVENT_FILTERS = [{}, {"vendor": "canary"}, {"type": "message.failed"},
                  {"vendor": "canary", "message_id": "msg_4242"}]
 PAGED_FILTERS = [a for a in EVENT_FILTERS if set(a) != {"vendor", "message_id"}]  # one event
 DELIVERY_FILTERS = [{}, {"state": "dead"}, {"state": "pending"},
-                    {"event_id": "evt_" + "1".zfill(26)}, {"subscription_id": "sub_seed"}]
+                    {"event_id": "evt_" + "1".zfill(26)}, {"subscription_id": "sub_seed"},
+                    {"subscription_id": "sub_seed", "state": "dead"}]
 
 
 @pytest.fixture(scope="module")
