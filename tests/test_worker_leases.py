@@ -129,3 +129,41 @@ def test_a_hung_handler_does_not_hang_shutdown(client, engine, settings, subscri
         release.set()
         worker.close()
         unregister("test.hangs")
+
+
+def test_a_handler_past_the_delivery_timeout_is_a_timed_out_attempt_and_is_retried(
+        client, engine, settings, subscriber, frozen_clock):
+    """A hung handler would otherwise hold its worker's whole loop: after DELIVERY_TIMEOUT
+    it is recorded as a timeout and retried on the schedule like a subscriber, while the
+    rest of its batch is written as usual."""
+    subscribe(engine, settings, subscriber.url)
+    short = dataclasses.replace(settings, delivery_timeout=0.5, retry_schedule=(0, 5))
+    release = threading.Event()
+
+    @on("message.*", name="test.slow_handler")
+    def slow_handler(event):
+        release.wait(60)
+
+    worker = Worker(engine, short, concurrency=2, poll_interval=0.02)
+    try:
+        send_honkio(client)
+        assert worker.run_once() == 2  # returns: it does not wait for the handler
+        by_target = {("handler" if d["handler"] else "http"): d for d in deliveries(engine)}
+        assert by_target["http"]["state"] == "succeeded"
+        handler = by_target["handler"]
+        assert handler["state"] == "pending" and handler["leased_by"] is None
+        assert handler["attempts"] == 1
+        assert [a["error"] for a in attempts(engine, handler["id"])] == [
+            "TimeoutError: handler still running after 0.5s"]
+        release.set()
+        for future in worker.hung:
+            future.result(timeout=10)
+        frozen_clock.advance(6)
+        assert worker.run_once() == 1
+        (again,) = [d for d in deliveries(engine) if d["handler"]]
+        assert again["state"] == "succeeded" and again["attempts"] == 2
+    finally:
+        release.set()
+        worker.close()
+        unregister("test.slow_handler")
+    assert worker.stuck == 0

@@ -132,6 +132,18 @@ def _handler(row: Any, settings: Settings, now: datetime) -> Outcome:
     return _failed(row, attempts, error, attempt, settings, now, None, None)
 
 
+def timed_out(row: Any, settings: Settings, now: datetime) -> Outcome:
+    """A handler still running after DELIVERY_TIMEOUT: failed like a subscriber that timed
+    out, retried on the schedule. Its thread runs on; what it returns is ignored."""
+    error = f"TimeoutError: handler still running after {settings.delivery_timeout:g}s"
+    attempt = {"delivery_id": row.id, "started_at": now,
+               "duration_ms": settings.delivery_timeout * 1000, "status_code": None,
+               "error": error, "response_body": None}
+    outcome = _failed(row, row.attempts + 1, error, attempt, settings, now, None, None)
+    _log(row, outcome)
+    return outcome
+
+
 def _failed(row: Any, attempts: int, error: str, attempt: dict, settings: Settings,
             now: datetime, retry_after: float | None, effect: str | None) -> Outcome:
     delay = next_delay(settings.retry_schedule, attempts, retry_after)

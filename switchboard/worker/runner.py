@@ -30,6 +30,8 @@ class Sent(NamedTuple):
     target: str
     delivery_id: str
     future: Future
+    row: Any
+    keep_by: float  # monotonic: written down by then, or the lease may run out
 
 
 class Worker:
@@ -62,6 +64,8 @@ class Worker:
         self.stopping = threading.Event()
         self.stop_by: float | None = None  # monotonic deadline once stopping
         self.stuck = 0  # attempts still running when the grace period ran out
+        self.started: dict[tuple[str, int], float] = {}  # (delivery, attempts): its start
+        self.hung: set[Future] = set()  # handlers recorded as timed out, still running
 
     def run_once(self) -> int:
         """Claim and attempt one batch, and record it; return how many deliveries it held."""
@@ -124,35 +128,67 @@ class Worker:
             return store.claim(conn, self.id, clock.now(), self.batch_size, self.lease)
 
     def _send(self, rows: list) -> list[Sent]:
-        send_by = time.monotonic() + self.lease_seconds - self.margin - \
-            self.settings.delivery_timeout
+        keep_by = time.monotonic() + self.lease_seconds - self.margin
+        send_by = keep_by - self.settings.delivery_timeout
         return [Sent(attempt.target(row), row.id,
-                     self.executor.submit(self._attempt, row, send_by)) for row in rows]
+                     self.executor.submit(self._attempt, row, send_by), row, keep_by)
+                for row in rows]
 
     def _attempt(self, row: Any, send_by: float) -> store.Outcome | None:
         """Attempt one row, or None (release it unsent) if its lease could run out before the
         attempt is written down, or the worker is stopping: better late than twice."""
         if self.stopping.is_set() or time.monotonic() > send_by:
             return None
-        return attempt.run(row, self.pool, self.settings, clock.now())
+        # Keyed by attempt: a timed-out handler's thread that returns late must not clear the
+        # start of the same delivery's next attempt.
+        key = (row.id, row.attempts)
+        self.started[key] = time.monotonic()
+        try:
+            return attempt.run(row, self.pool, self.settings, clock.now())
+        finally:
+            self.started.pop(key, None)
 
-    def _settle(self, batch: list[Sent]) -> list[Future]:
-        """Wait for the batch; once stopping, only until the grace period ends. Returns the
-        futures still running then (a hung handler: a thread cannot be interrupted)."""
-        pending = {sent.future for sent in batch}
+    def _settle(self, batch: list[Sent]) -> tuple[list[Future], list[Sent]]:
+        """Wait for the batch, but not for a handler past DELIVERY_TIMEOUT (a thread cannot
+        be interrupted: it is recorded as timed out and left running), nor for rows still
+        queued behind such threads past the batch's lease margin (released unsent), nor,
+        once stopping, past the grace period. Returns the futures left running when the
+        grace period ran out, and the overdue handlers."""
+        by_future = {sent.future: sent for sent in batch}
+        pending = set(by_future)
         while pending:
-            if self.stop_by is not None and time.monotonic() >= self.stop_by:
-                break
+            now = time.monotonic()
+            if self.stop_by is not None and now >= self.stop_by:
+                # Queued ones are released; running ones are left to their lease.
+                return [future for future in pending if not future.cancel()], []
+            sents = [by_future[future] for future in pending]
+            waiting = [sent for sent in sents if not self._overdue(sent, now)]
+            # A cancelled future is done: the next wait() hands it back, and it is released.
+            if all(now >= sent.keep_by and sent.future.cancel() for sent in waiting):
+                return [], [sent for sent in sents if sent not in waiting]
             _, pending = wait(pending, timeout=0.2)
-        # Those still queued behind a stuck thread never started: cancelled, then released.
-        return [future for future in pending if not future.cancel()]
+        return [], []
+
+    def _overdue(self, sent: Sent, now: float) -> bool:
+        started = self.started.get((sent.delivery_id, sent.row.attempts))
+        return (sent.target == "handler" and started is not None
+                and now - started > self.settings.delivery_timeout)
 
     def _record(self, batch: list[Sent]) -> None:
         if not batch:
             return
-        running = self._settle(batch)
+        running, overdue = self._settle(batch)
+        unsettled = set(running) | {s.future for s in overdue}
         results = [(s, None if s.future.cancelled() else s.future.result())
-                   for s in batch if s.future not in running]
+                   for s in batch if s.future not in unsettled]
+        if overdue:
+            self.hung.update(s.future for s in overdue)
+            log.warning("worker %s: %d handlers still running after DELIVERY_TIMEOUT "
+                        "(%gs): recorded as timed out and retried; their threads are lost "
+                        "until they return", self.id, len(overdue),
+                        self.settings.delivery_timeout)
+            results += [(s, attempt.timed_out(s.row, self.settings, clock.now()))
+                        for s in overdue]
         outcomes = [(s.target, result) for s, result in results if result is not None]
         unsent = [s.delivery_id for s, result in results if result is None]
         with self.engine.begin() as conn:
@@ -200,6 +236,7 @@ class Worker:
 
     def close(self) -> None:
         """Waits for the pool's threads unless some are stuck (they would never end)."""
+        self.stuck += sum(not future.done() for future in self.hung)
         self.executor.shutdown(wait=not self.stuck, cancel_futures=True)
         self.wakeup.close()
         self.pool.clear()
