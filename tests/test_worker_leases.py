@@ -167,3 +167,33 @@ def test_a_handler_past_the_delivery_timeout_is_a_timed_out_attempt_and_is_retri
         worker.close()
         unregister("test.slow_handler")
     assert worker.stuck == 0
+
+
+def test_a_worker_writes_its_batches_down_while_callbacks_keep_arriving(
+        app, engine, settings, subscriber, caplog):
+    """Recording a batch must not lose to concurrent ingest: on SQLite a record transaction
+    that began with a read could not write once a callback had committed meanwhile
+    (SQLITE_BUSY_SNAPSHOT), and failed over and over under a steady load."""
+    subscribe(engine, settings, subscriber.url)
+    sent: list[str] = []
+
+    def feed() -> None:
+        feeder_client = app.test_client()
+        for _ in range(150):
+            sent.extend(send_honkio(feeder_client))
+
+    worker = Worker(engine, settings, concurrency=4, poll_interval=0.01)
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    thread = run_in_thread(worker)
+    try:
+        feeder.join(timeout=120)
+        wait_until(lambda: len(subscriber.received) >= len(sent) == 150, timeout=60)
+    finally:
+        worker.stop()
+        thread.join(timeout=30)
+        worker.close()
+    failures = [r.getMessage() for r in caplog.records
+                if r.name == "switchboard.worker" and r.levelname == "ERROR"]
+    assert failures == []
+    assert sorted(subscriber.webhook_ids()) == sorted(sent)

@@ -52,15 +52,20 @@ FINISH = (
             last_error=bindparam("last_error"), lease_until=None, leased_by=None)
 )
 # Which of the given rows this worker still holds, locked so nobody can take them between
-# this check and FINISH. FOR UPDATE on PostgreSQL (a no-op UPDATE would write every row
-# twice: ~20% of a worker's deliveries/s); SQLite ignores it, and needs nothing: in WAL
-# mode a transaction that read before another worker's claim committed cannot write after
-# it (SQLITE_BUSY_SNAPSHOT), so the batch is recorded again, by the rule below.
-HELD = (
-    select(_d.c.id)
+# this check and FINISH. PostgreSQL: FOR UPDATE (a no-op UPDATE would write every row twice,
+# ~20% of a worker's deliveries/s). SQLite has no row locks: a no-op UPDATE takes the
+# database write lock first, waiting on the busy timeout; a SELECT would start a read
+# snapshot that cannot be written from once a web process commits (SQLITE_BUSY_SNAPSHOT),
+# and under steady ingest the batch would fail to record again and again.
+HELD = {
+    "postgresql": select(_d.c.id)
     .where(_d.c.id.in_(bindparam("ids", expanding=True)), _d.c.leased_by == bindparam("worker"))
-    .with_for_update()
-)
+    .with_for_update(),
+    "sqlite": update(_d)
+    .where(_d.c.id.in_(bindparam("ids", expanding=True)), _d.c.leased_by == bindparam("worker"))
+    .values(leased_by=_d.c.leased_by)
+    .returning(_d.c.id),
+}
 RELEASE = (
     update(_d)
     .where(_d.c.id.in_(bindparam("ids", expanding=True)), _d.c.leased_by == bindparam("worker"))
@@ -120,8 +125,9 @@ def record(conn: Connection, worker_id: str, outcomes: list[Outcome], now: datet
     outcome (or an attempt row) would count an attempt twice and overwrite theirs."""
     if not outcomes:
         return []
-    held = {row.id for row in conn.execute(HELD, {"ids": [o.delivery_id for o in outcomes],
-                                                  "worker": worker_id})}
+    ids = [o.delivery_id for o in outcomes]
+    held = {row.id for row in conn.execute(HELD[conn.dialect.name],
+                                           {"ids": ids, "worker": worker_id})}
     outcomes = [o for o in outcomes if o.delivery_id in held]
     if not outcomes:
         return []
