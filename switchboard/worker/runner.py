@@ -37,7 +37,7 @@ class Sent(NamedTuple):
 class Worker:
     def __init__(self, engine: Engine, settings: Settings, *, concurrency: int = 16,
                  batch_size: int | None = None, lease_seconds: float | None = None,
-                 poll_interval: float = 0.2, worker_id: str | None = None,
+                 poll_interval: float = 0.05, worker_id: str | None = None,
                  grace_seconds: float | None = None) -> None:
         self.engine = engine
         self.settings = settings
