@@ -243,6 +243,7 @@ def test_one_event_with_receipt_deliveries_and_attempts(client, api, engine, set
     assert receipt["state"] == "parsed" and receipt["error"] is None
     assert receipt["body_encoding"] == "utf-8"
     assert json.loads(receipt["body"])["data"]["message_id"] == "msg_one"
+    assert len(receipt["request_id"]) == 32  # made up for it (no X-Request-ID was sent)
     (delivery,) = event["deliveries"]
     assert delivery["subscription_id"] == sub["id"] and delivery["state"] == "pending"
     assert delivery["attempt_count"] == 1
@@ -253,7 +254,8 @@ def test_one_event_with_receipt_deliveries_and_attempts(client, api, engine, set
 def test_receipt_body_that_is_not_utf8_is_base64():
     row = SimpleNamespace(id="rcv_1", vendor="canary", received_at=None, method="POST",
                           content_type="application/octet-stream", query_string="", state="failed",
-                          error="invalid_json: no", body=b"\xff\xfe\x00")
+                          error="invalid_json: no", body=b"\xff\xfe\x00",
+                          request_id=None)
     shown = receipt_json(row)
     assert shown["body"] == "//4A" and shown["body_encoding"] == "base64"
 

@@ -286,7 +286,8 @@ def test_delivery_attempt_line(capfd, client, engine, settings, subscriber, froz
     with engine.begin() as conn:
         subs.create(conn, settings, frozen_clock(), url=subscriber.url + "?key=sekrit",
                     event_types=["*"])
-    (event_id,) = send_honkio(client)
+    answer = signed_honkio(client, honkio_body(), **{"X-Request-ID": "req-trace-42"})
+    (event_id,) = answer.get_json()["event_ids"]
     worker = Worker(engine, settings, concurrency=2)
     try:
         assert worker.run_once() == 1
@@ -295,6 +296,8 @@ def test_delivery_attempt_line(capfd, client, engine, settings, subscriber, froz
     err = capfd.readouterr().err
     (line,) = [x for x in json_lines(err) if x.get("msg") == "delivery attempt"]
     assert line["event_id"] == event_id and line["vendor"] == "honkio"
+    # One id follows the callback from its request line to each delivery attempt's line.
+    assert line["request_id"] == "req-trace-42"
     assert line["outcome"] == "succeeded" and line["status_code"] == 200
     assert line["target"] == "http" and line["attempt"] == 1
     assert line["url"] == subscriber.url

@@ -120,7 +120,8 @@ def receipt_json(row: Any) -> dict:
     return {"id": row.id, "vendor": row.vendor, "received_at": isoformat(row.received_at),
             "method": row.method, "content_type": row.content_type,
             "query_string": row.query_string or None, "state": row.state, "error": row.error,
-            "body": shown, "body_encoding": encoding}
+            "body": shown, "body_encoding": encoding,
+            "request_id": row.request_id}  # its line in the logs
 
 
 def delivery_json(row: Any) -> dict:

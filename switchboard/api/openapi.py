@@ -138,11 +138,12 @@ SCHEMAS: dict[str, Any] = {
                             next_cursor=NULL_STR),
     "Receipt": _object(
         ["id", "vendor", "received_at", "method", "content_type", "query_string", "state",
-         "error", "body", "body_encoding"],
+         "error", "body", "body_encoding", "request_id"],
         id={"type": "string"}, vendor={"type": "string"}, received_at=TIME,
         method={"type": "string"}, content_type=NULL_STR, query_string=NULL_STR,
         state={"type": "string", "enum": ["parsed", "failed"]}, error=NULL_STR,
-        body={"type": "string"}, body_encoding={"type": "string", "enum": ["utf-8", "base64"]}),
+        body={"type": "string"}, body_encoding={"type": "string", "enum": ["utf-8", "base64"]},
+        request_id=NULL_STR | {"description": "X-Request-ID of the callback's log lines"}),
     "EventDetail": _object(
         [*SUMMARY_FIELDS, "raw", "receipt", "deliveries"], **SUMMARY_FIELDS,
         raw={"description": "the provider's payload as received"},

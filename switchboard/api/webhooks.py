@@ -7,7 +7,7 @@ duplicate), and 503 if the database fails.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from switchboard import clock
 from switchboard.api.errors import error_response
@@ -43,7 +43,8 @@ def receive(vendor_name: str, token: str | None = None):
                       # receipts.content_type holds 200 characters and PostgreSQL
                       # text refuses NUL: the caller's oddity, not a reason for a 503.
                       content_type=(request.content_type or "").replace("\x00", "")[:200]
-                      or None)
+                      or None,
+                      request_id=g.get("sb_request_id"))
     now = clock.now()
     try:
         vendor.verify(inbound, secrets, settings, now, token)

@@ -66,6 +66,8 @@ class Receipt(Base):
     # parsed | failed
     state: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
+    # The request id of its JSON log line, carried to every delivery attempt's line (0006).
+    request_id: Mapped[str | None] = mapped_column(String(128))
 
     __table_args__ = (Index("ix_receipts_state_received", "state", "received_at"),)
 

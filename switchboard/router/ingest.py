@@ -40,7 +40,8 @@ def receipt_params(inbound: Inbound, kept_headers: tuple[str, ...], received_at,
     headers = {name: inbound.header(name) for name in kept_headers
                if inbound.header(name) is not None}
     return (new_id("rcv"), inbound.vendor, received_at, inbound.method, inbound.content_type,
-            inbound.query_string or None, dumps(headers), inbound.body, state, error)
+            inbound.query_string or None, dumps(headers), inbound.body, state, error,
+            inbound.request_id)
 
 
 @dataclass

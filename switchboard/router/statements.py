@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from functools import cache
 
 RECEIPT_COLUMNS = ("id", "vendor", "received_at", "method", "content_type", "query_string",
-                   "headers", "body", "state", "error")
+                   "headers", "body", "state", "error", "request_id")
 EVENT_COLUMNS = ("id", "dedup_key", "receipt_id", "vendor", "type", "vendor_event_id",
                  "message_id", "status", "occurred_at", "received_at", "disposition", "data",
                  "raw")

@@ -50,13 +50,15 @@ class Inbound:
     """A callback as received: enough to verify it now and to parse it again later."""
 
     def __init__(self, vendor: str, method: str, body: bytes, *, headers: Mapping[str, str],
-                 query_string: str = "", content_type: str | None = None) -> None:
+                 query_string: str = "", content_type: str | None = None,
+                 request_id: str | None = None) -> None:
         self.vendor = vendor
         self.method = method
         self.body = body
         self.headers = {k.lower(): v for k, v in headers.items()}
         self.query_string = query_string
         self.content_type = content_type
+        self.request_id = request_id  # the HTTP request's id in our logs; None when polled
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

@@ -70,7 +70,9 @@ def _log(row: Any, outcome: Outcome) -> None:
               "type": row.type, "target": target(row), "attempt": outcome.attempts,
               "outcome": outcome_name(outcome), "status_code": tried.get("status_code"),
               "error": tried.get("error") if tried else outcome.last_error,
-              "duration_ms": round(tried.get("duration_ms") or 0.0, 2)}
+              "duration_ms": round(tried.get("duration_ms") or 0.0, 2),
+              # The callback's request: its line shows the receipt arriving.
+              "request_id": getattr(row, "request_id", None)}
     if row.handler is not None:
         fields["handler"] = row.handler
     else:

@@ -14,12 +14,13 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, or_, select, update
 
-from switchboard.models import Attempt, Delivery, Event, Subscription
+from switchboard.models import Attempt, Delivery, Event, Receipt, Subscription
 
 _d = Delivery.__table__
 _e = Event.__table__
 _s = Subscription.__table__
 _a = Attempt.__table__
+_r = Receipt.__table__
 
 _due = (
     select(_d.c.id)
@@ -39,9 +40,10 @@ DETAILS = (
     select(_d.c.id, _d.c.event_id, _d.c.subscription_id, _d.c.handler, _d.c.attempts,
            _e.c.type, _e.c.vendor, _e.c.vendor_event_id, _e.c.occurred_at, _e.c.received_at,
            _e.c.data, _e.c.raw, _s.c.url, _s.c.active, _s.c.deleted_at, _s.c.secret,
-           _s.c.previous_secret, _s.c.previous_secret_until)
+           _s.c.previous_secret, _s.c.previous_secret_until, _r.c.request_id)
     .join(_e, _e.c.id == _d.c.event_id)
     .outerjoin(_s, _s.c.id == _d.c.subscription_id)
+    .outerjoin(_r, _r.c.id == _e.c.receipt_id)
     .where(_d.c.id.in_(bindparam("ids", expanding=True)))
 )
 FINISH = (
