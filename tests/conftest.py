@@ -19,6 +19,8 @@ from switchboard.config import Settings
 from switchboard.config.settings import _database_url
 from switchboard.models import Base, make_engine
 from switchboard.models.migrate import upgrade
+from switchboard.worker.runner import Worker
+from tests.subscriber import Subscriber
 
 PG_URL = os.environ.get("SWITCHBOARD_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -139,6 +141,30 @@ def client_without(settings):
 @pytest.fixture
 def engine(app):
     return app.extensions["switchboard"].engine
+
+
+@pytest.fixture
+def subscriber():
+    """A real HTTP subscriber on 127.0.0.1, in a thread of the test process."""
+    server = Subscriber().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_worker(engine, settings):
+    """Workers on this test's database, with settings changed per worker; closed after."""
+    made = []
+
+    def build(**changes):
+        worker = Worker(engine, dataclasses.replace(settings, **changes), concurrency=4,
+                        poll_interval=0.02)
+        made.append(worker)
+        return worker
+
+    yield build
+    for worker in made:
+        worker.close()
 
 
 class FrozenClock:

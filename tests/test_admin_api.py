@@ -17,7 +17,6 @@ from switchboard.cli import cli
 from switchboard.worker.runner import Worker
 from tests.callbacks import send_honkio
 from tests.conftest import rows
-from tests.subscriber import Subscriber
 
 TOKEN = "s3cret-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -44,13 +43,6 @@ def api(client):
     def call(method: str, path: str, **kwargs):
         return client.open(path, method=method, headers=AUTH, **kwargs)
     return call
-
-
-@pytest.fixture
-def subscriber():
-    server = Subscriber().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ down for a stretch, a dead handler retried by an operator, and LISTEN/NOTIFY wak
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from datetime import timedelta
 from email.utils import format_datetime
@@ -17,27 +16,6 @@ from tests.callbacks import send_honkio
 from tests.conftest import PG_URL
 from tests.subscriber import Subscriber
 from tests.test_fanout import attempts, deliveries, subscribe
-
-
-@pytest.fixture
-def subscriber():
-    server = Subscriber().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def make_worker(engine, settings):
-    made = []
-
-    def build(**changes):
-        made.append(Worker(engine, dataclasses.replace(settings, **changes), concurrency=4,
-                           poll_interval=0.02))
-        return made[-1]
-
-    yield build
-    for worker in made:
-        worker.close()
 
 
 def test_a_subscriber_slower_than_the_timeout_is_a_timeout_and_retried(

@@ -15,32 +15,9 @@ from switchboard import subscriptions as subs
 from switchboard.handlers.registry import on, unregister
 from switchboard.models import Attempt, Delivery
 from switchboard.router.event_rows import load_event
-from switchboard.worker.runner import Worker
 from tests.callbacks import send_honkio
 from tests.conftest import rows
 from tests.subscriber import Subscriber
-
-
-@pytest.fixture
-def subscriber():
-    server = Subscriber().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def make_worker(engine, settings):
-    made = []
-
-    def build(**changes):
-        worker = Worker(engine, dataclasses.replace(settings, **changes), concurrency=4,
-                        poll_interval=0.02)
-        made.append(worker)
-        return worker
-
-    yield build
-    for worker in made:
-        worker.close()
 
 
 def subscribe(engine, settings, url, event_types=("*",), vendors=None):

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
@@ -24,17 +23,9 @@ from switchboard.worker.runner import Worker
 from tests.callbacks import honkio_body, send_honkio
 from tests.conftest import SECRETS
 from tests.signing import honkio_headers, sample_bytes
-from tests.subscriber import Subscriber
 
 HONKIO_SECRET = SECRETS["honkio_secrets"][0]
 BOOMWARE_TOKEN = SECRETS["boomware_tokens"][0]
-
-
-@pytest.fixture
-def subscriber():
-    server = Subscriber().start()
-    yield server
-    server.stop()
 
 
 def scrape(client) -> dict[tuple[str, tuple], float]:

@@ -13,15 +13,7 @@ from switchboard.retention import parse_duration
 from switchboard.worker.runner import Worker
 from tests.callbacks import send_honkio
 from tests.conftest import rows
-from tests.subscriber import Subscriber
 from tests.test_observability import signed_honkio
-
-
-@pytest.fixture
-def subscriber():
-    server = Subscriber().start()
-    yield server
-    server.stop()
 
 
 def counts(engine) -> dict[str, int]:

@@ -22,14 +22,6 @@ from switchboard.worker.runner import Worker
 from tests.callbacks import honkio_body, send_honkio
 from tests.conftest import SECRETS
 from tests.signing import honkio_headers
-from tests.subscriber import Subscriber
-
-
-@pytest.fixture
-def subscriber():
-    server = Subscriber().start()
-    yield server
-    server.stop()
 
 
 def table(engine, model, *where):

@@ -17,13 +17,6 @@ from tests.callbacks import send_honkio
 from tests.subscriber import Subscriber
 
 
-@pytest.fixture
-def subscriber():
-    server = Subscriber().start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture(autouse=True)
 def _fresh_dns_cache():
     url_policy._RESOLVED.clear()

@@ -17,16 +17,8 @@ from switchboard.worker.runner import Worker
 from switchboard.worker.store import Outcome
 from tests.callbacks import send_honkio
 from tests.conftest import rows
-from tests.subscriber import Subscriber
 from tests.test_fanout import attempts, deliveries, subscribe
 from tests.test_worker_processes import wait_until
-
-
-@pytest.fixture
-def subscriber():
-    server = Subscriber().start()
-    yield server
-    server.stop()
 
 
 def run_in_thread(worker: Worker) -> threading.Thread:

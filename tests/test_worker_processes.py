@@ -21,14 +21,6 @@ from switchboard.models import Delivery
 from tests.callbacks import honkio_body, send_honkio
 from tests.conftest import SECRETS
 from tests.signing import honkio_headers
-from tests.subscriber import Subscriber
-
-
-@pytest.fixture
-def subscriber():
-    server = Subscriber().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
