@@ -72,7 +72,7 @@ def _log(row: Any, outcome: Outcome) -> None:
               "error": tried.get("error") if tried else outcome.last_error,
               "duration_ms": round(tried.get("duration_ms") or 0.0, 2),
               # The callback's request: its line shows the receipt arriving.
-              "request_id": getattr(row, "request_id", None)}
+              "request_id": row.request_id}
     if row.handler is not None:
         fields["handler"] = row.handler
     else:

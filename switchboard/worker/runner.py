@@ -27,11 +27,13 @@ log = logging.getLogger("switchboard.worker")
 
 
 class Sent(NamedTuple):
-    target: str
-    delivery_id: str
-    future: Future
     row: Any
+    future: Future
     keep_by: float  # monotonic: written down by then, or the lease may run out
+
+    @property
+    def target(self) -> str:
+        return attempt.target(self.row)
 
 
 class Worker:
@@ -130,8 +132,7 @@ class Worker:
     def _send(self, rows: list) -> list[Sent]:
         keep_by = time.monotonic() + self.lease_seconds - self.margin
         send_by = keep_by - self.settings.delivery_timeout
-        return [Sent(attempt.target(row), row.id,
-                     self.executor.submit(self._attempt, row, send_by), row, keep_by)
+        return [Sent(row, self.executor.submit(self._attempt, row, send_by), keep_by)
                 for row in rows]
 
     def _attempt(self, row: Any, send_by: float) -> store.Outcome | None:
@@ -170,7 +171,7 @@ class Worker:
         return [], []
 
     def _overdue(self, sent: Sent, now: float) -> bool:
-        started = self.started.get((sent.delivery_id, sent.row.attempts))
+        started = self.started.get((sent.row.id, sent.row.attempts))
         return (sent.target == "handler" and started is not None
                 and now - started > self.settings.delivery_timeout)
 
@@ -190,7 +191,7 @@ class Worker:
             results += [(s, attempt.timed_out(s.row, self.settings, clock.now()))
                         for s in overdue]
         outcomes = [(s.target, result) for s, result in results if result is not None]
-        unsent = [s.delivery_id for s, result in results if result is None]
+        unsent = [s.row.id for s, result in results if result is None]
         with self.engine.begin() as conn:
             written = store.record(conn, self.id, [o for _, o in outcomes], clock.now(),
                                    self.settings.disable_after)
