@@ -70,7 +70,9 @@ def start(argv, env, cwd):
 
 
 @pytest.mark.skipif(not BINARIES or not shutil.which("runuser") and os.geteuid() == 0,
-                    reason="needs PostgreSQL's server binaries (initdb, pg_ctl)")
+                    reason="starts a private PostgreSQL: needs its server binaries "
+                    "(/usr/lib/postgresql/*/bin/initdb, pg_ctl) and, as root, runuser to run "
+                    "them as postgres; Debian's postgresql package, as on CI, has both")
 def test_restart_mid_load_loses_nothing_and_doubles_nothing(private_postgres, tmp_path):
     port, ctl = private_postgres
     url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
