@@ -10,6 +10,8 @@ import os
 import shutil
 import tempfile
 
+from gunicorn import glogging
+
 wsgi_app = "switchboard.wsgi:app"
 
 
@@ -31,6 +33,20 @@ graceful_timeout = 30
 # Our JSON line per request (switchboard.observability.http) replaces the access log:
 # it masks URL tokens, which gunicorn's access log would print.
 accesslog = None
+
+
+class Logger(glogging.Logger):
+    """gunicorn's logger, building no access-log line unless one is asked for
+    (--access-logfile). With logconfig_dict set, gunicorn builds every request's access-log
+    fields and hands them to a logger that prints nothing: ~4% of a worker's time on the
+    ingest benchmark."""
+
+    def access(self, resp, req, environ, request_time):
+        if self.cfg.accesslog:
+            super().access(resp, req, environ, request_time)
+
+
+logger_class = Logger
 errorlog = "-"
 loglevel = "info"
 # gunicorn's own lines (boot, worker timeouts and kills) in the same JSON as ours, so one

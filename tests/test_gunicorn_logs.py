@@ -49,3 +49,39 @@ def test_every_line_gunicorn_and_the_app_write_is_json(tmp_path):
     assert "gunicorn.error" in loggers and "switchboard.request" in loggers, err
     assert any(line["msg"].startswith("Booting worker") for line in lines)
     assert SECRETS["honkio_secrets"][0] not in err
+
+
+class _Untouchable:
+    """A request or response that fails the test if anything reads it."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"the access log read {name}")
+
+
+def _logger(**cfg):
+    from types import SimpleNamespace
+
+    from switchboard import gunicorn_conf
+
+    # No setup(): that would install the config on this test process's logging.
+    logger = gunicorn_conf.Logger.__new__(gunicorn_conf.Logger)
+    logger.cfg = SimpleNamespace(logconfig=None, logconfig_dict=gunicorn_conf.logconfig_dict,
+                                 logconfig_json=None, syslog=False,
+                                 disable_redirect_access_to_syslog=False, **cfg)
+    return logger
+
+
+def test_no_access_line_is_built_when_none_is_asked_for():
+    from datetime import timedelta
+
+    # gunicorn's own Logger would build the line here: logconfig_dict is set.
+    _logger(accesslog=None).access(_Untouchable(), _Untouchable(), {}, timedelta(0))
+
+
+def test_an_access_log_asked_for_is_still_written():
+    from datetime import timedelta
+
+    import pytest
+
+    with pytest.raises(AssertionError, match="the access log read"):
+        _logger(accesslog="-").access(_Untouchable(), _Untouchable(), {}, timedelta(0))
