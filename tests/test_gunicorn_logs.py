@@ -61,11 +61,12 @@ class _Untouchable:
 def _logger(**cfg):
     from types import SimpleNamespace
 
-    from switchboard import gunicorn_conf
+    from switchboard.observability.gunicorn_logger import Logger
 
-    # No setup(): that would install the config on this test process's logging.
-    logger = gunicorn_conf.Logger.__new__(gunicorn_conf.Logger)
-    logger.cfg = SimpleNamespace(logconfig=None, logconfig_dict=gunicorn_conf.logconfig_dict,
+    # No setup(): that would install the config on this test process's logging. (Nor
+    # gunicorn_conf imported here: it sets PROMETHEUS_MULTIPROC_DIR for the whole process.)
+    logger = Logger.__new__(Logger)
+    logger.cfg = SimpleNamespace(logconfig=None, logconfig_dict={"version": 1},
                                  logconfig_json=None, syslog=False,
                                  disable_redirect_access_to_syslog=False, **cfg)
     return logger
