@@ -8,6 +8,8 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError
 
+from switchboard.models import checkpoint
+
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
@@ -41,6 +43,9 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if database and database != ":memory:":
+            cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoint.AUTOCHECKPOINT_PAGES}")
+            checkpoint.ensure_checkpointer(engine, database)
         cursor.close()
 
     @event.listens_for(engine, "begin")
