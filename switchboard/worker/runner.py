@@ -232,8 +232,27 @@ class Worker:
         self.wakeup.stop()
 
     def install_signal_handlers(self) -> None:
-        signal.signal(signal.SIGTERM, self.stop)
-        signal.signal(signal.SIGINT, self.stop)
+        """SIGTERM and SIGINT stop the worker. A handler runs in the main thread, which may be
+        inside Event.wait() holding the lock of the very event stop() sets: Event.set() there
+        would wait forever on its own thread (it did, on an idle SQLite worker). So the
+        handler only writes a byte to a pipe, and a thread of ours calls stop()."""
+        read_fd, write_fd = os.pipe()
+
+        def relay() -> None:
+            while os.read(read_fd, 1):
+                self.stop()
+
+        threading.Thread(target=relay, name="worker-signals", daemon=True).start()
+
+        def on_signal(_signum, _frame) -> None:
+            try:
+                os.write(write_fd, b"!")
+            except BlockingIOError:  # thousands of signals unread: stopping already
+                pass
+
+        os.set_blocking(write_fd, False)
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
 
     def close(self) -> None:
         """Waits for the pool's threads unless some are stuck (they would never end)."""
