@@ -9,14 +9,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import urllib3
-
 from switchboard.config import Settings
 from switchboard.events import isoformat
 from switchboard.handlers.registry import receiver_for
 from switchboard.url_policy import UrlRefused, pin
 from switchboard.worker.retry import at, next_delay, parse_retry_after
-from switchboard.worker.send import SendResult, post
+from switchboard.worker.send import Pool, SendResult, post
 from switchboard.worker.store import Outcome
 
 log = logging.getLogger("switchboard.worker")
@@ -28,7 +26,7 @@ def event_payload(row: Any) -> dict:
             "received_at": isoformat(row.received_at), "data": row.data, "raw": row.raw}
 
 
-def run(row: Any, pool: urllib3.PoolManager, settings: Settings, now: datetime) -> Outcome:
+def run(row: Any, pool: Pool, settings: Settings, now: datetime) -> Outcome:
     if row.handler is not None:
         outcome = _handler(row, settings, now)
     elif row.url is None or not row.active or row.deleted_at is not None:
@@ -84,7 +82,7 @@ def _log(row: Any, outcome: Outcome) -> None:
     log.log(level, "delivery attempt", extra={"fields": fields})
 
 
-def _http(row: Any, pool: urllib3.PoolManager, settings: Settings, now: datetime) -> Outcome:
+def _http(row: Any, pool: Pool, settings: Settings, now: datetime) -> Outcome:
     try:
         target = pin(row.url, settings.allow_private_urls)
     except UrlRefused as exc:
