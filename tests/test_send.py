@@ -13,7 +13,7 @@ import pytest
 import trustme
 
 from switchboard.url_policy import Target
-from switchboard.worker.send import Pool, post
+from switchboard.worker.send import DRAIN_LIMIT, RESPONSE_KEPT, Pool, post
 from tests.subscriber import Subscriber
 
 
@@ -115,3 +115,17 @@ def test_an_answer_marked_close_is_not_kept(subscriber):
     subscriber.reply(200, {"Connection": "close"})
     assert send(pool, to).ok
     assert not pool._idle.get(("http", "127.0.0.1", to.port, "127.0.0.1"))  # noqa: SLF001
+
+
+def test_a_long_answer_is_cut_and_its_connection_not_kept(subscriber):
+    """The first 1 KiB is kept; an answer longer than the drain limit is not read to its end
+    for the sake of reusing the connection."""
+    pool = Pool(4)
+    to = target(subscriber)
+    subscriber.reply(200, {}, b"x" * (RESPONSE_KEPT + DRAIN_LIMIT + 1))  # the rest: over
+    result = send(pool, to)
+    assert result.ok and result.body == "x" * RESPONSE_KEPT
+    assert not pool._idle.get(("http", "127.0.0.1", to.port, "127.0.0.1"))  # noqa: SLF001
+    subscriber.reply(200, {}, b"y" * 2000)  # short enough to drain: kept
+    assert send(pool, to).ok
+    assert len(pool._idle[("http", "127.0.0.1", to.port, "127.0.0.1")]) == 1  # noqa: SLF001

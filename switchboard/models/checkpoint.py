@@ -44,15 +44,6 @@ def ensure_checkpointer(engine: Engine, path: str) -> None:
     thread.start()
 
 
-def stop_checkpointers() -> None:
-    """Stop this process's threads (tests; a process exiting needs nothing: they are daemons)."""
-    with _lock:
-        keys = [k for k in _running if k[0] == os.getpid()]
-        threads = [_running.pop(k) for k in keys]
-    for thread in threads:
-        thread.join(INTERVAL * 4)
-
-
 def _checkpoint_loop(key: tuple[int, str], engine_ref: weakref.ref[Engine]) -> None:
     path = key[1]
     stop = threading.Event()
@@ -74,9 +65,8 @@ def _checkpoint_loop(key: tuple[int, str], engine_ref: weakref.ref[Engine]) -> N
 def _connected(engine: Engine) -> bool:
     """Whether the engine holds connections: once its pool is disposed, the last one to
     close checkpoints and removes the log, as SQLite does, and a copy of the file is whole."""
-    pool = engine.pool
-    return (getattr(pool, "checkedin", lambda: 1)() + getattr(pool, "checkedout", lambda: 0)()
-            > 0)
+    pool = engine.pool  # a QueuePool: SQLAlchemy's for a file database
+    return pool.checkedin() + pool.checkedout() > 0
 
 
 def _checkpoint(path: str) -> None:

@@ -20,7 +20,7 @@ from switchboard import clock
 from switchboard.config import Settings
 from switchboard.observability.metrics import ATTEMPT_SECONDS, DELIVERIES
 from switchboard.worker import attempt, store
-from switchboard.worker.send import make_pool
+from switchboard.worker.send import Pool
 from switchboard.worker.wakeup import Wakeup
 
 log = logging.getLogger("switchboard.worker")
@@ -60,7 +60,7 @@ class Worker:
         self.grace = (settings.delivery_timeout + 5 if grace_seconds is None
                       else grace_seconds)
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self.pool = make_pool(concurrency)
+        self.pool = Pool(concurrency)
         self.executor = ThreadPoolExecutor(concurrency, thread_name_prefix="delivery")
         self.wakeup = Wakeup(engine, poll_interval)
         self.stopping = threading.Event()

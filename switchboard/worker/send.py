@@ -124,10 +124,6 @@ def _still_open(conn: http.client.HTTPConnection) -> bool:
     return not poller.poll(0)
 
 
-def make_pool(size: int) -> Pool:
-    return Pool(size)
-
-
 def post(pool: Pool, target: Target, msg_id: str, payload: str, secrets: list[str],
          timeout: float) -> SendResult:
     # The wall clock, not the scheduling clock: subscribers check this against their own
@@ -181,7 +177,7 @@ def _limit(conn: http.client.HTTPConnection, deadline: float) -> None:
 def _drain(response: http.client.HTTPResponse, conn: http.client.HTTPConnection,
            deadline: float) -> bool:
     """Read the rest of a short answer so the connection can carry the next request."""
-    if response.will_close:
+    if response.will_close or (response.length or 0) > DRAIN_LIMIT:
         return False
     drained = 0
     while not response.isclosed():
