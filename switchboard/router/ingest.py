@@ -93,7 +93,7 @@ def _send(tx: RawTransaction, sql: IngestSql, receipt_id: str, event: Normalized
 
 
 def _settle(tx: RawTransaction, sql: IngestSql, pending: list[_Pending],
-            subs: list[outbox.ActiveSubscription], now: datetime, at) -> IngestResult:
+            subs: outbox.ActiveSubscriptions, now: datetime, at) -> IngestResult:
     event_ids: list[str] = []
     new_ids: list[str] = []
     fanout: list[outbox.Routed] = []
