@@ -79,6 +79,32 @@ def test_type_and_vendor_filters(client, engine, settings, subscriber, make_work
     assert other_vendor["id"] not in {d["subscription_id"] for d in deliveries(engine)}
 
 
+def test_outbox_rows_are_written_whole_in_the_ingest_transaction(client, engine, settings,
+                                                                 subscriber, frozen_clock):
+    first, _ = subscribe(engine, settings, subscriber.url + "/a")
+    second, _ = subscribe(engine, settings, subscriber.url + "/b", ["message.*"])
+    odd_name = 'test."quoted", {braced} \\ handler'  # travels inside a JSON parameter
+
+    @on("message.delivered", name=odd_name)
+    def handler(event):
+        pass
+
+    try:
+        (event_id,) = send_honkio(client)
+    finally:
+        unregister(odd_name)
+    made = deliveries(engine)
+    assert {(d["subscription_id"], d["handler"]) for d in made} == {
+        (first["id"], None), (second["id"], None), (None, odd_name)}
+    assert len({d["id"] for d in made}) == 3
+    for row in made:
+        assert row["id"].startswith("dlv_") and row["event_id"] == event_id
+        assert (row["state"], row["attempts"], row["replay"]) == ("pending", 0, False)
+        assert row["next_attempt_at"] == row["created_at"] == frozen_clock.moment
+        assert row["lease_until"] is row["leased_by"] is row["finished_at"] is None
+        assert row["last_error"] is None
+
+
 def test_retry_after_500_then_success(client, engine, settings, subscriber, make_worker,
                                       frozen_clock):
     subscribe(engine, settings, subscriber.url)

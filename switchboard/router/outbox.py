@@ -17,7 +17,7 @@ from switchboard.handlers.registry import matches, matching
 from switchboard.ids import new_id
 from switchboard.models import Delivery, Subscription
 from switchboard.models.db import RawTransaction
-from switchboard.router.statements import DELIVERY_COLUMNS, NOTIFY_CHANNEL, IngestSql
+from switchboard.router.statements import NOTIFY_CHANNEL, IngestSql, dumps
 
 _deliveries = Delivery.__table__
 _subs = Subscription.__table__
@@ -163,17 +163,15 @@ def _committing(conn) -> None:
 def enqueue_raw(tx: RawTransaction, sql: IngestSql, subs: ActiveSubscriptions,
                 events: Iterable[Routed], now, time_param) -> int:
     """The hot path's enqueue: the delivery rows for new events, on the ingest transaction."""
-    at = time_param(now)
     rows = []
     for event in events:
-        rows.extend((new_id("dlv"), event.event_id, sub_id, None, "pending", 0, at, None,
-                     None, False, at, None, None)
+        rows.extend((new_id("dlv"), event.event_id, sub_id, None)
                     for sub_id in subs.wanting(event.type, event.vendor))
-        rows.extend((new_id("dlv"), event.event_id, None, h.name, "pending", 0, at, None, None,
-                     False, at, None, None) for h in matching(event.type, event.vendor))
+        rows.extend((new_id("dlv"), event.event_id, None, h.name)
+                    for h in matching(event.type, event.vendor))
     if rows:
-        assert len(rows[0]) == len(DELIVERY_COLUMNS)
-        tx.executemany(sql.insert_delivery, rows)
+        at = time_param(now)
+        tx.execute(sql.insert_deliveries, (at, at, dumps(rows)))
         if sql.notify is not None:
             tx.execute(sql.notify)
     return len(rows)

@@ -41,7 +41,10 @@ class IngestSql:
     advance_status: str
     record_conflict: str
     set_disposition: str
-    insert_delivery: str
+    # Every outbox row of a callback in one statement; parameters: the time (as time_writer
+    # gives it) for next_attempt_at and created_at, twice, then dumps() of the rows of
+    # [id, event_id, subscription_id, handler].
+    insert_deliveries: str
     notify: str | None
 
 
@@ -74,11 +77,27 @@ def sql_for(dialect_name: str) -> IngestSql:
         record_conflict=f"UPDATE message_status SET conflict_status = {mark}, "
         f"conflict_event_id = {mark}, updated_at = {mark} " + this_message,
         set_disposition=f"UPDATE events SET disposition = {mark} WHERE id = {mark}",
-        insert_delivery=_insert("deliveries", DELIVERY_COLUMNS, mark, pg),
+        insert_deliveries=_insert_deliveries(pg),
         # pg_notify inside the transaction is delivered at commit, so a worker never wakes
         # for a row it cannot see yet.
         notify=f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')" if pg else None,
     )
+
+
+def _insert_deliveries(postgresql: bool) -> str:
+    """N outbox rows in one statement, from one JSON array of [id, event_id, subscription_id,
+    handler] rows. With 50 subscriptions, psycopg's executemany cost ~1.4 ms of CPU a
+    callback and passing four arrays ~0.35 ms; json.dumps and the server's JSON parser cost
+    less than either, and on SQLite less than binding 13 parameters a row."""
+    if postgresql:
+        targets, mark, false = "json_array_elements(%s::json) AS t(value)", "%s", "false"
+        picked = ", ".join(f"t.value ->> {i}" for i in range(4))
+    else:
+        targets, mark, false = "json_each(?) AS t", "?", "0"
+        picked = ", ".join(f"json_extract(t.value, '$[{i}]')" for i in range(4))
+    return (f"INSERT INTO deliveries ({', '.join(DELIVERY_COLUMNS)}) "
+            f"SELECT {picked}, 'pending', 0, {mark}, NULL, NULL, {false}, {mark}, NULL, NULL "
+            f"FROM {targets}")
 
 
 # JSON as SQLAlchemy's JSON type stores it: json.dumps, default separators, None as null.
