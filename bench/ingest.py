@@ -19,7 +19,8 @@ single runs on a shared two-core machine drift by 10-20% (shared/PERFORMANCE.md)
 every Switchboard run the database is checked: every request answered "accepted" must be
 stored. PostgreSQL runs use a scratch database (default `bench_ingest`) that is created and
 dropped here, named after the URL's database and this process (`bench_ingest_<pid>`); the
-name must start with "bench" so a shared database is never touched. The Python load
+name must start with "bench" so a shared database is never touched. It is ANALYZEd after
+each warm-up, as autovacuum would a live one: see analyze(). The Python load
 generator is itself CPU-bound near 1,500 req/s on two cores, which caps the bare app more
 than Switchboard: its ratios read high; prefer wrk for figures.
 
