@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -11,6 +13,9 @@ from sqlalchemy.exc import DBAPIError
 from switchboard.models import checkpoint
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# The hot path's wait for SQLite's write lock: first retry after 0.1 ms, growing to 1 ms.
+WRITE_LOCK_FIRST_PAUSE = 0.0001
+WRITE_LOCK_MAX_PAUSE = 0.001
 
 
 def make_engine(url: str) -> Engine:
@@ -32,7 +37,7 @@ def _sqlite_engine(url: str) -> Engine:
                                          "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_connection, _record):
+    def _pragmas(dbapi_connection, record):
         # Let SQLAlchemy, not pysqlite, decide when transactions begin (pysqlite's own
         # handling skips BEGIN before SELECT), so a transaction means one.
         dbapi_connection.isolation_level = None
@@ -42,6 +47,7 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        record.info["switchboard_busy_timeout_ms"] = SQLITE_BUSY_TIMEOUT_MS
         cursor.execute("PRAGMA foreign_keys=ON")
         if database and database != ":memory:":
             cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoint.AUTOCHECKPOINT_PAGES}")
@@ -53,6 +59,36 @@ def _sqlite_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def _begin_writing(driver: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    """BEGIN IMMEDIATE, retried in short steps for up to the busy timeout.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20... ms between tries, while a
+    callback holds the write lock for well under a millisecond; when the holder is
+    descheduled for a moment (two web workers and the load on two cores), the waiter oversleeps
+    it. With the CPUs oversubscribed, tries every 0.1-1 ms cut the p99 wait for the lock from
+    8 ms to 5 and the p99.9 from 18-33 ms to 10-11. Every hot-path transaction writes, so
+    taking the lock at BEGIN holds it no longer than the first INSERT used to. Past the
+    budget: SQLite's own "database is locked" error, as before (503).
+    """
+    driver.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + busy_timeout_ms / 1000
+        pause = WRITE_LOCK_FIRST_PAUSE
+        while True:
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY \
+                        or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 1.5, WRITE_LOCK_MAX_PAUSE)
+    finally:
+        # The statements inside keep SQLite's handler (none should wait: the lock is ours).
+        driver.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
 
 
 class RawTransaction:
@@ -96,7 +132,9 @@ class RawTransaction:
             self.driver = self.proxied.driver_connection
             if not self.postgresql:
                 # The connection is in autocommit mode (see _pragmas): begin explicitly.
-                self.driver.execute("BEGIN")
+                _begin_writing(self.driver,
+                               self.proxied.info.get("switchboard_busy_timeout_ms",
+                                                     SQLITE_BUSY_TIMEOUT_MS))
         except BaseException as exc:
             self._raise(exc)
         return self
