@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,6 +49,7 @@ def outcome_name(outcome: Outcome) -> str:
     return "retry" if outcome.state == "pending" else outcome.state
 
 
+@lru_cache(maxsize=1024)  # one per subscription URL, shown on every attempt's line
 def shown_url(url: str | None) -> str | None:
     """A subscriber URL without user:password or query string, where tokens tend to hide."""
     if not url:
