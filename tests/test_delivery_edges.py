@@ -49,6 +49,39 @@ def test_only_the_first_kib_of_the_answer_is_kept(client, engine, settings, subs
     assert sorted([body[:1024].decode(), '{"ok": true}']) == stored
 
 
+def test_an_answer_with_nul_bytes_is_recorded_not_jammed(client, engine, settings,
+                                                         subscriber, make_worker,
+                                                         frozen_clock):
+    # PostgreSQL text refuses NUL: stored as is, the attempt could never be written down,
+    # and the whole batch would be retried (and resent) for ever.
+    subscribe(engine, settings, subscriber.url)
+    subscriber.reply(200, body=b'{"ok": true}\x00\x00tail')
+    send_honkio(client)
+    assert make_worker().run_once() == 1
+    (delivery,) = deliveries(engine)
+    assert delivery["state"] == "succeeded"
+    (attempt,) = attempts(engine, delivery["id"])
+    assert attempt["response_body"] == '{"ok": true}\ufffd\ufffdtail'
+
+
+def test_a_handler_error_with_nul_bytes_is_recorded_not_jammed(client, engine, settings,
+                                                               make_worker, frozen_clock):
+    @on("message.delivered", name="test.nul")
+    def broken(event):
+        raise RuntimeError("bad\x00byte")
+
+    try:
+        send_honkio(client)
+        assert make_worker(retry_schedule=(0, 60)).run_once() == 1
+    finally:
+        unregister("test.nul")
+    (delivery,) = deliveries(engine)
+    assert delivery["state"] == "pending"
+    assert delivery["last_error"] == "RuntimeError: bad\ufffdbyte"
+    (attempt,) = attempts(engine, delivery["id"])
+    assert attempt["error"] == "RuntimeError: bad\ufffdbyte"
+
+
 def test_retry_after_as_an_http_date(client, engine, settings, subscriber, make_worker,
                                      frozen_clock):
     subscribe(engine, settings, subscriber.url)

@@ -15,7 +15,7 @@ from switchboard.events import isoformat
 from switchboard.handlers.registry import receiver_for
 from switchboard.url_policy import UrlRefused, pin
 from switchboard.worker.retry import at, next_delay, parse_retry_after
-from switchboard.worker.send import Pool, SendResult, post
+from switchboard.worker.send import Pool, SendResult, post, storable
 from switchboard.worker.store import Outcome
 
 log = logging.getLogger("switchboard.worker")
@@ -125,7 +125,7 @@ def _handler(row: Any, settings: Settings, now: datetime) -> Outcome:
             receiver(row.type, event=event_payload(row))
         except Exception as exc:  # noqa: BLE001 - one handler's failure is its own
             log.exception("handler %s failed on event %s", row.handler, row.event_id)
-            error = f"{type(exc).__name__}: {exc}"[:1000]
+            error = storable(f"{type(exc).__name__}: {exc}"[:1000])
     duration = (datetime.now(now.tzinfo) - started).total_seconds() * 1000
     attempt = {"delivery_id": row.id, "started_at": now, "duration_ms": duration,
                "status_code": None, "error": error, "response_body": None}

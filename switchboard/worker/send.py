@@ -160,8 +160,8 @@ def post(pool: Pool, target: Target, msg_id: str, payload: str, secrets: list[st
         pool.give_back(target, conn)
     else:
         conn.close()
-    return SendResult(response.status, None, body.decode("utf-8", "replace"), _ms(started),
-                      response.getheader("retry-after"))
+    return SendResult(response.status, None, storable(body.decode("utf-8", "replace")),
+                      _ms(started), response.getheader("retry-after"))
 
 
 def _limit(conn: http.client.HTTPConnection, deadline: float) -> None:
@@ -195,7 +195,13 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, socket.timeout | TimeoutError):
         return "TimeoutError: timed out"
     reason = getattr(exc, "reason", None)
-    return f"{type(exc).__name__}: {reason or exc}"[:500]
+    return storable(f"{type(exc).__name__}: {reason or exc}"[:500])
+
+
+def storable(text: str) -> str:
+    """Text a subscriber (or a handler) chose, made fit for a text column: PostgreSQL
+    refuses NUL, and an attempt that cannot be written down is retried and resent for ever."""
+    return text.replace("\x00", "\ufffd")
 
 
 def _ms(started: float) -> float:
