@@ -200,8 +200,10 @@ def _describe(exc: BaseException) -> str:
 
 def storable(text: str) -> str:
     """Text a subscriber (or a handler) chose, made fit for a text column: PostgreSQL
-    refuses NUL, and an attempt that cannot be written down is retried and resent for ever."""
-    return text.replace("\x00", "\ufffd")
+    refuses NUL, neither database takes a lone surrogate (an exception message can carry
+    one from a file name), and an attempt that cannot be written down is retried and resent
+    for ever."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
 def _ms(started: float) -> float:
