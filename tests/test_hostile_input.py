@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from switchboard import clock
 from switchboard.vendors import canary, honkio
-from tests.conftest import SECRETS
-from tests.signing import sample_json
+from tests.conftest import SECRETS, rows
+from tests.signing import honkio_headers, sample_json
 
 ALLOWED = {200, 400, 401, 404, 413}
 # What a header can carry at all (no control characters: the HTTP layer refuses those).
@@ -30,7 +30,9 @@ scalars = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30),
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from(["", "\x00", "0" * 300, "+", "9" * 40, "2024-01-15T12:00:00Z",
-                     "10000-01-01T00:00:00Z", "delivered", "DELIVERED", "yes"]))
+                     "10000-01-01T00:00:00Z", "delivered", "DELIVERED", "yes",
+                     # half a surrogate pair, and a whole one (json.dumps escapes both)
+                     "\udc80", "x\ud83d", "\ud83d\ude00"]))
 json_values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)),
     max_leaves=20)
@@ -201,6 +203,29 @@ def honkio_right(frozen_clock):
     return {honkio.SIGNATURE: honkio.sign(SECRETS["honkio_secrets"][0], timestamp,
                                           HONKIO_BODY),
             honkio.TIMESTAMP: timestamp, honkio.EVENT: json.loads(HONKIO_BODY)["type"]}
+
+
+@pytest.mark.parametrize("field, value, status", [
+    ("data.network", "\udc80", 400), ("data.message_id", "msg_\ud83dx", 400),
+    ("data.network", "\ud83d\ude00", 200)])
+def test_half_a_surrogate_pair_is_a_400_and_the_receipt_is_kept(client, engine, field,
+                                                                 value, status):
+    # json.loads takes "\udc80", but no database column does: stored, it failed as a 503
+    # on every retry.
+    payload = sample_json("honkio-delivered.json")
+    payload["id"] = f"evt_surrogate_{status}_{field}"
+    payload["data"][field[5:]] = value
+    body = json.dumps(payload).encode()
+    headers = honkio_headers(body, SECRETS["honkio_secrets"][0],
+                             int(clock.now().timestamp()))
+    answer = client.post("/webhooks/honkio", data=body, headers=headers)
+    assert answer.status_code == status, answer.get_json()
+    if status == 400:
+        error = answer.get_json()["error"]
+        assert error["code"] == "malformed_json" and "surrogate" in error["message"]
+        (receipt,) = rows(engine, "SELECT state, body FROM receipts")
+        assert receipt["state"] == "failed" and bytes(receipt["body"]) == body
+        assert rows(engine, "SELECT id FROM events") == []
 
 
 def test_honkio_proof_headers_of_every_shape(client, honkio_right):

@@ -46,6 +46,17 @@ def _finite(text: str) -> float:
     return number
 
 
+def _refuse_lone_surrogates(value: Any) -> None:
+    """A \\uD800-\\uDFFF escape without its other half parses, but names no character: no
+    database column takes it, so storing the event would fail on every retry (a 503 for
+    ever). Only a body with such an escape is checked; a whole pair (an emoji) is fine."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadPayload("malformed_json", "body is not valid JSON: a \\u escape names half "
+                         "of a surrogate pair, which is not a character") from None
+
+
 class Inbound:
     """A callback as received: enough to verify it now and to parse it again later."""
 
@@ -66,11 +77,14 @@ class Inbound:
     @cached_property
     def json(self) -> Any:
         try:
-            return json.loads(self.body, parse_constant=_not_json, parse_float=_finite)
+            value = json.loads(self.body, parse_constant=_not_json, parse_float=_finite)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadPayload("malformed_json", f"body is not valid JSON: {exc}") from None
         except RecursionError:
             raise BadPayload("malformed_json", "body is nested too deeply") from None
+        if b"\\ud" in self.body or b"\\uD" in self.body:
+            _refuse_lone_surrogates(value)
+        return value
 
     @cached_property
     def form(self) -> dict[str, str]:
