@@ -37,7 +37,7 @@ def _sqlite_engine(url: str) -> Engine:
                                          "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_connection, record):
+    def _pragmas(dbapi_connection, _record):
         # Let SQLAlchemy, not pysqlite, decide when transactions begin (pysqlite's own
         # handling skips BEGIN before SELECT), so a transaction means one.
         dbapi_connection.isolation_level = None
@@ -47,7 +47,6 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        record.info["switchboard_busy_timeout_ms"] = SQLITE_BUSY_TIMEOUT_MS
         cursor.execute("PRAGMA foreign_keys=ON")
         if database and database != ":memory:":
             cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoint.AUTOCHECKPOINT_PAGES}")
@@ -61,7 +60,7 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def _begin_writing(driver: sqlite3.Connection, busy_timeout_ms: int) -> None:
+def _begin_writing(driver: sqlite3.Connection) -> None:
     """BEGIN IMMEDIATE, retried in short steps for up to the busy timeout.
 
     SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20... ms between tries, while a
@@ -72,6 +71,7 @@ def _begin_writing(driver: sqlite3.Connection, busy_timeout_ms: int) -> None:
     taking the lock at BEGIN holds it no longer than the first INSERT used to. Past the
     budget: SQLite's own "database is locked" error, as before (503).
     """
+    busy_timeout_ms = SQLITE_BUSY_TIMEOUT_MS
     driver.execute("PRAGMA busy_timeout=0")
     try:
         deadline = time.monotonic() + busy_timeout_ms / 1000
@@ -132,9 +132,7 @@ class RawTransaction:
             self.driver = self.proxied.driver_connection
             if not self.postgresql:
                 # The connection is in autocommit mode (see _pragmas): begin explicitly.
-                _begin_writing(self.driver,
-                               self.proxied.info.get("switchboard_busy_timeout_ms",
-                                                     SQLITE_BUSY_TIMEOUT_MS))
+                _begin_writing(self.driver)
         except BaseException as exc:
             self._raise(exc)
         return self

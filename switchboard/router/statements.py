@@ -122,6 +122,19 @@ def time_writer(dialect_name: str):
     return sqlite_time
 
 
+def json_time_writer(dialect_name: str):
+    """How a datetime travels inside a JSON parameter: ISO 8601 with its offset, which
+    PostgreSQL casts to timestamptz; on SQLite as time_writer writes it."""
+    if dialect_name == "postgresql":
+        return _aware_iso
+    return sqlite_time
+
+
+def _aware_iso(moment: datetime | None) -> str | None:
+    aware = _aware(moment)
+    return None if aware is None else aware.isoformat()
+
+
 def _aware(moment: datetime | None) -> datetime | None:
     if moment is not None and moment.tzinfo is None:
         raise ValueError("naive datetime given where UTC is required")

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, or_, select, update
 
 from switchboard.models import Delivery, Event, Receipt, Subscription
-from switchboard.router.statements import sqlite_time
+from switchboard.router.statements import json_time_writer
 
 _d = Delivery.__table__
 _e = Event.__table__
@@ -160,7 +160,7 @@ def record(conn: Connection, worker_id: str, outcomes: list[Outcome], now: datet
     if not outcomes:
         return []
     dialect = conn.dialect.name
-    moment = sqlite_time if dialect == "sqlite" else _iso
+    moment = json_time_writer(dialect)
     conn.exec_driver_sql(FINISH[dialect], (json.dumps([{
         "id": o.delivery_id, "state": o.state, "attempts": o.attempts,
         "next_attempt_at": moment(o.next_attempt_at), "finished_at": moment(o.finished_at),
@@ -190,14 +190,6 @@ def record(conn: Connection, worker_id: str, outcomes: list[Outcome], now: datet
                 "b_id": sub_id, "cutoff": now - timedelta(seconds=disable_after),
                 "reason": f"failing for {int(disable_after)}s without a success"})
     return outcomes
-
-
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime given where UTC is required")
-    return moment.isoformat()
 
 
 def release(conn: Connection, worker_id: str, ids: list[str]) -> None:
