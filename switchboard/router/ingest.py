@@ -4,9 +4,9 @@ Receipt, events, the status projection and the delivery rows (the outbox) commit
 or not at all. Dedup is the events table's unique dedup_key with INSERT ... ON CONFLICT DO
 NOTHING, so concurrent copies of one callback race safely: one inserts, the rest find its id.
 
-This is the hot path: its SQL runs on the driver (router/statements.py), and on PostgreSQL
-the receipt, event and status inserts share one round trip (psycopg pipeline mode), the
-commit another.
+This is the hot path: its SQL runs on the driver (router/statements.py). On PostgreSQL the
+receipt, event and status inserts are one statement (one more per further event of the
+callback), sent with BEGIN in one round trip (psycopg pipeline mode); the commit is another.
 """
 
 from __future__ import annotations
@@ -44,14 +44,31 @@ def receipt_params(inbound: Inbound, kept_headers: tuple[str, ...], received_at,
             inbound.request_id)
 
 
-@dataclass
 class _Pending:
-    """One event sent to the database, its answers not read yet."""
+    """One event sent to the database, its answers not read yet (on PostgreSQL they arrive
+    when the pipeline is read)."""
 
-    event: NormalizedEvent
-    event_id: str
-    inserted: object  # the cursor of its insert
-    status_created: object | None  # the cursor of its status insert, if it projects
+    __slots__ = ("event", "event_id", "_inserted", "_status_insert", "_combined",
+                 "went_in", "status_created")
+
+    def __init__(self, event: NormalizedEvent, event_id: str, inserted,
+                 status_insert=None, combined: bool = False) -> None:
+        self.event, self.event_id = event, event_id
+        self._inserted, self._status_insert, self._combined = inserted, status_insert, combined
+        self.went_in = False
+        # Whether this receipt created its message's status row; None: it does not project.
+        self.status_created: bool | None = None
+
+    def read(self) -> None:
+        if self._combined:  # one row: the event's id if it went in, the status row's rank
+            event_id, rank = self._inserted.fetchone()
+            self.went_in = event_id is not None
+            if _projects(self.event):
+                self.status_created = rank is not None
+        else:
+            self.went_in = bool(self._inserted.fetchall())
+            if self._status_insert is not None:
+                self.status_created = bool(self._status_insert.fetchall())
 
 
 def ingest(engine: Engine, inbound: Inbound, kept_headers: tuple[str, ...],
@@ -64,9 +81,12 @@ def ingest(engine: Engine, inbound: Inbound, kept_headers: tuple[str, ...],
     subs = outbox.active_subscriptions(engine)
     with RawTransaction(engine) as tx:
         with tx.pipeline():
-            tx.execute(sql.insert_receipt, receipt)
-            pending = [_send(tx, sql, receipt[0], event, received_at, at)
-                       for event in events]
+            if sql.combined is not None:
+                pending = _send_combined(tx, sql, receipt, events, received_at, at)
+            else:
+                tx.execute(sql.insert_receipt, receipt)
+                pending = [_send(tx, sql, receipt[0], event, received_at, at)
+                           for event in events]
         result = _settle(tx, sql, pending, subs, now, at)
         if not result.new_event_ids:
             # Every event was already stored: the copy's receipt is not worth keeping.
@@ -74,22 +94,53 @@ def ingest(engine: Engine, inbound: Inbound, kept_headers: tuple[str, ...],
     return result
 
 
+def _projects(event: NormalizedEvent) -> bool:
+    """Whether a receipt moves its message's status: an outbound one with both."""
+    return event.status is not None and event.message_id is not None \
+        and event.data.get("direction") == "outbound"
+
+
+def _event_params(event: NormalizedEvent, event_id: str, receipt_id: str, received_at,
+                  at) -> tuple:
+    return (event_id, event.dedup_key, receipt_id, event.vendor, event.type,
+            event.vendor_event_id, event.message_id, event.status, at(event.occurred_at),
+            received_at, FANOUT, dumps(event.data), dumps(event.raw))
+
+
 def _send(tx: RawTransaction, sql: IngestSql, receipt_id: str, event: NormalizedEvent,
           received_at, at) -> _Pending:
     event_id = new_id("evt")
-    inserted = tx.execute(sql.insert_event, (
-        event_id, event.dedup_key, receipt_id, event.vendor, event.type,
-        event.vendor_event_id, event.message_id, event.status, at(event.occurred_at),
-        received_at, FANOUT, dumps(event.data), dumps(event.raw)))
-    status, message_id = event.status, event.message_id
+    inserted = tx.execute(sql.insert_event,
+                          _event_params(event, event_id, receipt_id, received_at, at))
     created = None
-    if status is not None and message_id is not None \
-            and event.data.get("direction") == "outbound":
+    if _projects(event):
         # Only goes in if the event did: see statements.insert_status.
         created = tx.execute(sql.insert_status, (
-            event.vendor, message_id, status, STATUS_RANK[status], event_id, received_at,
-            event_id))
+            event.vendor, event.message_id, event.status, STATUS_RANK[event.status],
+            event_id, received_at, event_id))
     return _Pending(event, event_id, inserted, created)
+
+
+def _send_combined(tx: RawTransaction, sql: IngestSql, receipt: tuple,
+                   events: list[NormalizedEvent], received_at, at) -> list[_Pending]:
+    """PostgreSQL: one statement per event (statements._combined), the first one
+    carrying the receipt."""
+    if not events:
+        tx.execute(sql.insert_receipt, receipt)
+        return []
+    pending = []
+    for index, event in enumerate(events):
+        event_id = new_id("evt")
+        params = _event_params(event, event_id, receipt[0], received_at, at)
+        if index == 0:
+            params = receipt + params
+        projects = _projects(event)
+        if projects:
+            params += (event.vendor, event.message_id, event.status,
+                       STATUS_RANK[event.status], received_at)
+        cursor = tx.execute(sql.combined[index == 0, projects], params)
+        pending.append(_Pending(event, event_id, cursor, combined=True))
+    return pending
 
 
 def _settle(tx: RawTransaction, sql: IngestSql, pending: list[_Pending],
@@ -98,8 +149,10 @@ def _settle(tx: RawTransaction, sql: IngestSql, pending: list[_Pending],
     new_ids: list[str] = []
     fanout: list[outbox.Routed] = []
     for item in pending:
+        item.read()
+    for item in pending:
         event = item.event
-        if not item.inserted.fetchall():
+        if not item.went_in:
             event_ids.append(tx.execute(sql.event_id_by_key, (event.dedup_key,)).fetchone()[0])
             continue
         disposition = project(tx, sql, item, now, at)

@@ -15,10 +15,10 @@ def project(tx: RawTransaction, sql: IngestSql, sent, now: datetime, at) -> str:
     """Apply one new receipt to its message's status; say whether it is news (fanout), late
     (superseded) or a second, different terminal status (conflict).
 
-    `sent` is ingest's pending event: its status insert (only for an outbound receipt with
-    a status and a message id) was sent with the event insert; a row back means the message
-    is new and this receipt is its first status."""
-    if sent.status_created is None or sent.status_created.fetchall():
+    `sent` is ingest's pending event, its answers read: its status insert (only for an
+    outbound receipt with a status and a message id) was sent with the event insert;
+    `status_created` says the message is new and this receipt is its first status."""
+    if sent.status_created is None or sent.status_created:
         return FANOUT
     event, event_id = sent.event, sent.event_id
     status = event.status

@@ -37,6 +37,9 @@ class IngestSql:
     # Inserts only if the given event went in just before (its id exists), so it can be
     # sent in the same round trip as the event insert; RETURNING rank: the row is new.
     insert_status: str
+    # PostgreSQL only (None on SQLite, which has no INSERT in WITH): the receipt (for the
+    # first event), the event and its status row in one statement; see event_statement().
+    combined: dict[tuple[bool, bool], str] | None
     lock_status: str
     advance_status: str
     record_conflict: str
@@ -68,6 +71,8 @@ def sql_for(dialect_name: str) -> IngestSql:
         insert_status=f"INSERT INTO message_status ({', '.join(STATUS_COLUMNS)}) "
         f"SELECT {status_values} WHERE EXISTS (SELECT 1 FROM events WHERE id = {mark}) "
         "ON CONFLICT (vendor, message_id) DO NOTHING RETURNING rank",
+        combined={(receipt, projects): _combined(receipt, projects)
+                  for receipt in (True, False) for projects in (True, False)} if pg else None,
         # FOR UPDATE serialises receipts of one message on PostgreSQL; SQLite has no row
         # locks but holds the database write lock from the receipt insert on.
         lock_status="SELECT status, rank, conflict_status FROM message_status "
@@ -82,6 +87,32 @@ def sql_for(dialect_name: str) -> IngestSql:
         # for a row it cannot see yet.
         notify=f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')" if pg else None,
     )
+
+
+def _combined(with_receipt: bool, projects: bool) -> str:
+    """One PostgreSQL statement for the receipt (when `with_receipt`), the event, and (when
+    it `projects`) the message's first status row, which goes in only if the event did.
+
+    Parameters: the receipt's (RECEIPT_COLUMNS), the event's (EVENT_COLUMNS), then vendor,
+    message_id, status, rank and updated_at for the status row. Answers one row: the event's
+    id if it went in (else NULL: a duplicate), and the status row's rank if that was created.
+
+    A statement each cost psycopg ~0.1 ms of client CPU a callback in pipeline mode; one is
+    enough. Every sub-statement runs whether or not the query reads it, and the foreign key
+    from the event to its receipt is checked at the end of the statement, when both exist.
+    """
+    parts = []
+    if with_receipt:
+        parts.append(f"r AS ({_insert('receipts', RECEIPT_COLUMNS, '%s', True)})")
+    parts.append(f"e AS ({_insert('events', EVENT_COLUMNS, '%s', True)} "
+                 "ON CONFLICT (dedup_key) DO NOTHING RETURNING id)")
+    rank = "NULL::integer"
+    if projects:
+        parts.append(f"s AS (INSERT INTO message_status ({', '.join(STATUS_COLUMNS)}) "
+                     "SELECT %s, %s, %s, %s, e.id, %s FROM e "
+                     "ON CONFLICT (vendor, message_id) DO NOTHING RETURNING rank)")
+        rank = "(SELECT rank FROM s)"
+    return f"WITH {', '.join(parts)} SELECT (SELECT id FROM e), {rank}"
 
 
 def _insert_deliveries(postgresql: bool) -> str:

@@ -183,6 +183,26 @@ def test_list_with_one_new_message_is_accepted(client, engine, frozen_clock):
     assert status["status"] == "failed"
 
 
+@pytest.mark.parametrize(("states", "final", "dispositions"), [
+    (("sent", "error"), "failed", ["fanout", "fanout"]),
+    (("error", "sent"), "failed", ["fanout", "superseded"]),
+])
+def test_one_list_moving_one_message_twice(client, engine, frozen_clock, states, final,
+                                           dispositions):
+    # The first receipt creates the message's status row and the second, in the same
+    # transaction (on PostgreSQL a statement of its own), finds it and moves it or not.
+    body = json.dumps([message(state=state) for state in states]).encode()
+    answer = send(client, Case("both", body, 200)).get_json()
+    assert answer["status"] == "accepted"
+    assert len(answer["event_ids"]) == 2
+    (status,) = rows(engine, "SELECT status, event_id FROM message_status")
+    assert status["status"] == final
+    stored = {r["id"]: r["disposition"] for r in rows(engine, "SELECT id, disposition FROM events")}
+    assert [stored[event_id] for event_id in answer["event_ids"]] == dispositions
+    assert status["event_id"] == answer["event_ids"][states.index("error")]
+    assert len(rows(engine, "SELECT id FROM receipts")) == 1
+
+
 @pytest.mark.parametrize("type_", ["message.sent", "message.accepted", "message.failed",
                                    "message.received"])
 def test_sample_is_accepted(client, engine, frozen_clock, type_):
