@@ -7,11 +7,11 @@ duplicate), and 503 if the database fails.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from switchboard import clock
 from switchboard.api.errors import error_response
-from switchboard.observability.http import note_callback
+from switchboard.observability.http import current_request_id, note_callback
 from switchboard.router.ingest import ingest, store_failed_receipt
 from switchboard.vendors.base import BadPayload, Inbound, Rejected
 from switchboard.vendors.registry import get as get_vendor
@@ -34,17 +34,18 @@ def receive(vendor_name: str, token: str | None = None):
                        f"{vendor_name} callbacks go to /webhooks/{vendor_name}/<token>")
     if not vendor.uses_token and token is not None:
         return _reject(404, "not_found", f"{vendor_name} callbacks go to /webhooks/{vendor_name}")
-    if request.method not in vendor.methods:
+    req = request._get_current_object()  # one context-local lookup, not one per use
+    if req.method not in vendor.methods:
         return _reject(405, "method_not_allowed",
                        f"{vendor_name} callbacks use {', '.join(vendor.methods)}")
-    inbound = Inbound(vendor_name, request.method, request.get_data(cache=False),
-                      headers=request.headers,
-                      query_string=request.query_string.decode("latin-1"),
+    inbound = Inbound(vendor_name, req.method, req.get_data(cache=False),
+                      headers=req.headers,
+                      query_string=req.query_string.decode("latin-1"),
                       # receipts.content_type holds 200 characters and PostgreSQL
                       # text refuses NUL: the caller's oddity, not a reason for a 503.
-                      content_type=(request.content_type or "").replace("\x00", "")[:200]
+                      content_type=(req.content_type or "").replace("\x00", "")[:200]
                       or None,
-                      request_id=g.get("sb_request_id"))
+                      request_id=current_request_id())
     now = clock.now()
     try:
         vendor.verify(inbound, secrets, settings, now, token)

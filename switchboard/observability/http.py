@@ -20,18 +20,47 @@ log = logging.getLogger("switchboard.request")
 QUIET = frozenset({"/healthz", "/readyz", "/metrics"})  # probes: DEBUG, not every 2 s at INFO
 
 
+class _Notes:
+    """What this request's log line and metrics will say, gathered as it goes (one object
+    on `g`: each attribute of `g` or `request` read goes through a context-local proxy)."""
+
+    __slots__ = ("started", "request_id", "vendor", "outcome", "reason", "event_ids",
+                 "events")
+
+    def __init__(self, started: float, request_id: str) -> None:
+        self.started, self.request_id = started, request_id
+        self.vendor: str | None = None
+        self.outcome: str | None = None
+        self.reason = ""
+        self.event_ids: list[str] | None = None
+        self.events: list[dict] | None = None
+
+
 def note_callback(vendor: str | None = None, outcome: str | None = None,
                   reason: str | None = None, event_ids: list[str] | None = None,
                   events: list[dict] | None = None) -> None:
     """Called by the webhook view as it learns what the callback is and what became of it."""
+    notes = _notes()
     if vendor is not None:
-        g.sb_vendor = vendor
+        notes.vendor = vendor
     if outcome is not None:
-        g.sb_outcome, g.sb_reason = outcome, reason or ""
+        notes.outcome, notes.reason = outcome, reason or ""
     if event_ids is not None:
-        g.sb_event_ids = event_ids
+        notes.event_ids = event_ids
     if events is not None:
-        g.sb_events = events
+        notes.events = events
+
+
+def current_request_id() -> str | None:
+    notes = g.get("sb_notes")
+    return notes.request_id if notes is not None else None
+
+
+def _notes() -> _Notes:
+    notes = g.get("sb_notes")
+    if notes is None:  # a request that did not pass _start (an earlier hook answered)
+        notes = g.sb_notes = _Notes(time.perf_counter(), request_id(None))
+    return notes
 
 
 def init_app(app: Flask) -> None:
@@ -40,30 +69,29 @@ def init_app(app: Flask) -> None:
 
 
 def _start() -> None:
-    g.sb_started = time.perf_counter()
-    g.sb_request_id = request_id(request.headers.get("X-Request-ID"))
+    g.sb_notes = _Notes(time.perf_counter(), request_id(request.headers.get("X-Request-ID")))
 
 
 def _finish(response: Response) -> Response:
-    started = g.get("sb_started")
-    rid = g.get("sb_request_id") or request_id(None)
-    response.headers["X-Request-ID"] = rid
-    seconds = time.perf_counter() - started if started is not None else 0.0
-    fields = {"request_id": rid, "method": request.method, "route": route(request.path),
+    notes = _notes()
+    req = request._get_current_object()
+    path = req.path
+    response.headers["X-Request-ID"] = notes.request_id
+    seconds = time.perf_counter() - notes.started
+    fields = {"request_id": notes.request_id, "method": req.method, "route": route(path),
               "status": response.status_code, "duration_ms": round(seconds * 1000, 2)}
-    if request.blueprint == "webhooks" or request.path.startswith("/webhooks/"):
-        _callback_fields(fields, response)
+    if req.blueprint == "webhooks" or path.startswith("/webhooks/"):
+        _callback_fields(fields, notes, response)
         CALLBACKS.labels(fields["vendor"], fields["outcome"], fields["reason"]).inc()
         INGEST_SECONDS.labels(fields["vendor"]).observe(seconds)
-    level = logging.DEBUG if request.path in QUIET and response.status_code < 400 \
+    level = logging.DEBUG if path in QUIET and response.status_code < 400 \
         else logging.INFO
     log.log(level, "request", extra={"fields": fields})
     return response
 
 
-def _callback_fields(fields: dict, response: Response) -> None:
-    outcome = g.get("sb_outcome")
-    reason = g.get("sb_reason", "")
+def _callback_fields(fields: dict, notes: _Notes, response: Response) -> None:
+    outcome, reason = notes.outcome, notes.reason
     if outcome is None:
         outcome = "error" if response.status_code >= 500 else "rejected"
         body = response.get_json(silent=True) if response.is_json else None
@@ -72,10 +100,10 @@ def _callback_fields(fields: dict, response: Response) -> None:
             or f"http_{response.status_code}"
     # Only configured vendors become label values: a scan of random paths must not grow
     # the metric without bound.
-    fields["vendor"] = g.get("sb_vendor") or "unknown"
+    fields["vendor"] = notes.vendor or "unknown"
     fields["outcome"] = outcome
     fields["reason"] = reason
-    if g.get("sb_event_ids") is not None:
-        fields["event_ids"] = g.sb_event_ids
-    if g.get("sb_events") is not None:
-        fields["events"] = g.sb_events
+    if notes.event_ids is not None:
+        fields["event_ids"] = notes.event_ids
+    if notes.events is not None:
+        fields["events"] = notes.events

@@ -32,18 +32,27 @@ def mask_value(value: Any) -> Any:
     if value is None:
         return None
     text = str(value)
-    digits = sum(ch.isdigit() for ch in text)
+    digits = sum(map(str.isdigit, text))
     if digits >= 7 and digits >= len(text) - 2:
         return text[:3] + "*" * (len(text) - 5) + text[-2:]
     return f"<{len(text)} chars>"
 
 
 def mask_fields(value: Any, depth: int = 0) -> Any:
+    """PII_FIELDS masked wherever they sit, down to 5 levels. Every request's log line
+    goes through here, so plain values are passed over without a call."""
     if depth > 4:
         return value
     if isinstance(value, dict):
-        return {k: (mask_value(v) if k in PII_FIELDS and not isinstance(v, (dict, list))
-                    else mask_fields(v, depth + 1)) for k, v in value.items()}
+        masked = {}
+        for k, v in value.items():
+            if isinstance(v, (dict, list, tuple)):
+                v = mask_value(v) if k in PII_FIELDS and isinstance(v, tuple) \
+                    else mask_fields(v, depth + 1)
+            elif k in PII_FIELDS:
+                v = mask_value(v)
+            masked[k] = v
+        return masked
     if isinstance(value, (list, tuple)):
         return [mask_fields(v, depth + 1) for v in value]
     return value
