@@ -1,5 +1,6 @@
 """The hot path takes SQLite's write lock with BEGIN IMMEDIATE, tried again in short steps
-for the connection's busy timeout; SQLite's own busy handler is back in place after."""
+for the connection's busy timeout; SQLite's own busy handler is back in place for the next
+SQLAlchemy transaction on that connection."""
 
 from __future__ import annotations
 
@@ -65,9 +66,9 @@ def test_a_callback_waits_for_the_write_lock_then_writes(tmp_path, monkeypatch):
             with RawTransaction(engine) as tx:
                 waits = list(tries)  # before holder.wait() sleeps too
                 assert tx.driver.in_transaction
-                # The lock is ours from BEGIN on; SQLite's handler is back for the rest.
-                assert tx.execute("PRAGMA busy_timeout").fetchone()[0] == \
-                    db_module.SQLITE_BUSY_TIMEOUT_MS
+                # The lock is ours from BEGIN on: nothing inside waits, SQLite's handler is
+                # left off.
+                assert tx.execute("PRAGMA busy_timeout").fetchone()[0] == 0
                 tx.execute("INSERT INTO t VALUES ('ours')")
         finally:
             assert holder.wait(timeout=10) == 0
@@ -97,5 +98,33 @@ def test_past_the_busy_timeout_it_is_sqlites_locked_error(tmp_path, monkeypatch)
         with engine.connect() as conn:
             assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 200
         assert stored(engine) == ["holder"]
+    finally:
+        engine.dispose()
+
+
+def test_sqlalchemy_transactions_on_the_same_connection_wait_as_before(tmp_path):
+    path = tmp_path / "lock.db"
+    engine = make(path)
+    engine.pool.dispose()  # one connection from here on, shared in turn
+    try:
+        with RawTransaction(engine) as tx:
+            tx.execute("INSERT INTO t VALUES ('hot')")
+            hot_path_connection = tx.driver
+        with engine.begin() as conn:
+            assert conn.connection.driver_connection is hot_path_connection
+            assert conn.execute(text("PRAGMA busy_timeout")).scalar() == \
+                db_module.SQLITE_BUSY_TIMEOUT_MS
+            # ...so a write waits for another process's lock instead of failing at once.
+            holder = hold(path, 0.3)
+            try:
+                conn.execute(text("INSERT INTO t VALUES ('waited')"))
+            finally:
+                assert holder.wait(timeout=10) == 0
+        # And the hot path, back on the connection, turns the handler off again.
+        with RawTransaction(engine) as tx:
+            assert tx.driver is hot_path_connection
+            assert tx.execute("PRAGMA busy_timeout").fetchone()[0] == 0
+            tx.execute("INSERT INTO t VALUES ('hot again')")
+        assert stored(engine) == ["holder", "hot", "hot again", "waited"]
     finally:
         engine.dispose()

@@ -16,6 +16,8 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 # The hot path's wait for SQLite's write lock: first retry after 0.1 ms, growing to 1 ms.
 WRITE_LOCK_FIRST_PAUSE = 0.0001
 WRITE_LOCK_MAX_PAUSE = 0.001
+# Set in a pooled connection's info while its busy handler is off (see _begin_writing).
+_BUSY_HANDLER_OFF = "switchboard_busy_handler_off"
 
 
 def make_engine(url: str) -> Engine:
@@ -55,12 +57,15 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
+        if connection.connection.info.pop(_BUSY_HANDLER_OFF, False):
+            # Left off by the hot path (see _begin_writing): SQLAlchemy's statements wait.
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         connection.exec_driver_sql("BEGIN")
 
     return engine
 
 
-def _begin_writing(driver: sqlite3.Connection) -> None:
+def _begin_writing(driver: sqlite3.Connection, info: dict) -> None:
     """BEGIN IMMEDIATE, retried in short steps for up to the busy timeout.
 
     SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20... ms between tries, while a
@@ -70,25 +75,28 @@ def _begin_writing(driver: sqlite3.Connection) -> None:
     8 ms to 5 and the p99.9 from 18-33 ms to 10-11. Every hot-path transaction writes, so
     taking the lock at BEGIN holds it no longer than the first INSERT used to. Past the
     budget: SQLite's own "database is locked" error, as before (503).
+
+    SQLite's handler stays off on this connection afterwards (`info` is the pool's record of
+    it): inside a transaction that holds the write lock nothing waits for another, and
+    turning it off and on again cost two statements a callback. The next SQLAlchemy
+    transaction on the connection turns it back on (the engine's "begin" listener).
     """
     busy_timeout_ms = SQLITE_BUSY_TIMEOUT_MS
-    driver.execute("PRAGMA busy_timeout=0")
-    try:
-        deadline = time.monotonic() + busy_timeout_ms / 1000
-        pause = WRITE_LOCK_FIRST_PAUSE
-        while True:
-            try:
-                driver.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY \
-                        or time.monotonic() + pause > deadline:
-                    raise
-            time.sleep(pause)
-            pause = min(pause * 1.5, WRITE_LOCK_MAX_PAUSE)
-    finally:
-        # The statements inside keep SQLite's handler (none should wait: the lock is ours).
-        driver.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+    if not info.get(_BUSY_HANDLER_OFF):
+        driver.execute("PRAGMA busy_timeout=0")
+        info[_BUSY_HANDLER_OFF] = True
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    pause = WRITE_LOCK_FIRST_PAUSE
+    while True:
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY \
+                    or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 1.5, WRITE_LOCK_MAX_PAUSE)
 
 
 class RawTransaction:
@@ -132,7 +140,7 @@ class RawTransaction:
             self.driver = self.proxied.driver_connection
             if not self.postgresql:
                 # The connection is in autocommit mode (see _pragmas): begin explicitly.
-                _begin_writing(self.driver)
+                _begin_writing(self.driver, self.proxied.info)
         except BaseException as exc:
             self._raise(exc)
         return self
