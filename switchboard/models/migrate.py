@@ -32,7 +32,8 @@ def is_current(engine: Engine) -> bool:
 
     Readiness checks use this. Ahead counts as current because the README says to run
     `switchboard db upgrade` before new code takes traffic: for that moment the old web
-    processes still serve, on a schema that migrations only ever extend. A revision this
+    processes still serve, on a schema whose migrations never take away what older code
+    reads (they add tables and columns, add or drop indexes). A revision this
     code's script directory does not know was written by newer code, so it is ahead.
     Behind (or never migrated) is not current.
     """

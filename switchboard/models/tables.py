@@ -94,13 +94,13 @@ class Event(Base):
     raw: Mapped[dict | list | str | None] = mapped_column(JSON)
 
     __table_args__ = (
-        Index("ix_events_vendor_message", "vendor", "message_id"),
         # Admin lists read newest first under one filter (0004).
         Index("ix_events_received_id", "received_at", "id"),
         Index("ix_events_vendor_received", "vendor", "received_at", "id"),
         Index("ix_events_type_received", "type", "received_at", "id"),
         Index("ix_events_status_received", "status", "received_at", "id"),
-        Index("ix_events_message", "message_id"),  # admin filter without a vendor (0003)
+        # A message's history and the admin filter, with or without a vendor (0003, 0007).
+        Index("ix_events_message", "message_id"),
         Index("ix_events_receipt", "receipt_id"),  # purge deletes receipts (0002)
     )
 
