@@ -4,11 +4,13 @@ masked unless asked), the start-up warning, and SQLite's WAL mode."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import logging
 import os
 import subprocess
 import sys
+import threading
 
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
@@ -18,7 +20,12 @@ from switchboard.app import create_app
 from switchboard.config import Settings
 from switchboard.models import make_engine
 from switchboard.models.db import SQLITE_BUSY_TIMEOUT_MS
-from switchboard.observability.logging import JsonFormatter, mask_value, route
+from switchboard.observability.logging import (
+    JsonFormatter,
+    _JsonHandler,
+    mask_value,
+    route,
+)
 from switchboard.worker.runner import Worker
 from tests.callbacks import honkio_body, send_honkio
 from tests.conftest import SECRETS
@@ -327,3 +334,44 @@ def test_sqlite_runs_wal_with_a_busy_timeout(tmp_path):
     finally:
         engine.dispose()
     assert SQLITE_BUSY_TIMEOUT_MS >= 1000
+
+
+def test_a_line_is_formatted_outside_the_handler_lock():
+    # The worker's delivery threads log a line per attempt: one slow to format must not make
+    # the others wait for the handler's lock.
+    stream = io.StringIO()
+    handler = _JsonHandler(stream)
+    formatting, finish = threading.Event(), threading.Event()
+
+    class SlowFirst(JsonFormatter):
+        def format(self, record):
+            if record.msg == "slow":
+                formatting.set()
+                finish.wait(2)
+            return super().format(record)
+
+    handler.setFormatter(SlowFirst())
+    logger = logging.Logger("test.handler_lock")
+    logger.addHandler(handler)
+    slow = threading.Thread(target=logger.info, args=("slow",))
+    slow.start()
+    assert formatting.wait(5)
+    logger.info("fast")  # with logging's own handle(), waits out the slow one's lock
+    finish.set()
+    slow.join(5)
+    assert [json.loads(line)["msg"] for line in stream.getvalue().splitlines()] == \
+        ["fast", "slow"]
+
+
+def test_a_line_that_cannot_be_formatted_is_reported_not_raised(capsys):
+    handler = _JsonHandler(io.StringIO())
+
+    class Broken(JsonFormatter):
+        def format(self, record):
+            raise ValueError("no")
+
+    handler.setFormatter(Broken())
+    logger = logging.Logger("test.handler_error")
+    logger.addHandler(handler)
+    logger.info("anything")  # does not raise
+    assert "ValueError: no" in capsys.readouterr().err

@@ -113,7 +113,29 @@ class JsonFormatter(logging.Formatter):
 
 
 class _JsonHandler(logging.StreamHandler):
-    """Our handler on the root logger, told apart from anyone else's."""
+    """Our handler on the root logger, told apart from anyone else's.
+
+    It formats a record before taking the handler's lock, not under it as logging does: the
+    worker's 16 delivery threads each log a line per attempt, and formatting (masking,
+    JSON) under one lock made them queue for it. JsonFormatter keeps no state between
+    records, so formatting needs no lock; the write does."""
+
+    def handle(self, record: logging.LogRecord):
+        passed = self.filter(record)
+        if isinstance(passed, logging.LogRecord):  # Python 3.12: a filter may replace it
+            record = passed
+        if not passed:
+            return passed
+        try:
+            line = self.format(record)
+            with self.lock:
+                self.stream.write(line + self.terminator)
+                self.flush()
+        except RecursionError:  # as StreamHandler.emit: never swallowed
+            raise
+        except Exception:  # noqa: BLE001 - as logging does: report it, never raise
+            self.handleError(record)
+        return passed
 
 
 def install(settings: Settings, level: int = logging.INFO) -> None:
