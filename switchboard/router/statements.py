@@ -34,8 +34,9 @@ class IngestSql:
     insert_receipt: str
     insert_event: str  # RETURNING id: a row back means it went in
     event_id_by_key: str
-    # Inserts only if the given event went in just before (its id exists), so it can be
-    # sent in the same round trip as the event insert; RETURNING rank: the row is new.
+    # Used where `combined` is None (SQLite): inserts only if the given event went in just
+    # before (its id exists), so it is sent without reading the event insert's answer first;
+    # RETURNING rank: the row is new.
     insert_status: str
     # PostgreSQL only (None on SQLite, which has no INSERT in WITH): the receipt (for the
     # first event), the event and its status row in one statement; see event_statement().
