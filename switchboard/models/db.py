@@ -81,11 +81,10 @@ def _begin_writing(driver: sqlite3.Connection, info: dict) -> None:
     turning it off and on again cost two statements a callback. The next SQLAlchemy
     transaction on the connection turns it back on (the engine's "begin" listener).
     """
-    busy_timeout_ms = SQLITE_BUSY_TIMEOUT_MS
     if not info.get(_BUSY_HANDLER_OFF):
         driver.execute("PRAGMA busy_timeout=0")
         info[_BUSY_HANDLER_OFF] = True
-    deadline = time.monotonic() + busy_timeout_ms / 1000
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
     pause = WRITE_LOCK_FIRST_PAUSE
     while True:
         try:

@@ -53,6 +53,8 @@ class _Pending:
 
     def __init__(self, event: NormalizedEvent, event_id: str, inserted,
                  status_insert=None, combined: bool = False) -> None:
+        """`inserted` and `status_insert` are cursors; combined (PostgreSQL), both are the
+        one statement's, and status_insert is None when the event does not project."""
         self.event, self.event_id = event, event_id
         self._inserted, self._status_insert, self._combined = inserted, status_insert, combined
         self.went_in = False
@@ -63,7 +65,7 @@ class _Pending:
         if self._combined:  # one row: the event's id if it went in, the status row's rank
             event_id, rank = self._inserted.fetchone()
             self.went_in = event_id is not None
-            if _projects(self.event):
+            if self._status_insert is not None:
                 self.status_created = rank is not None
         else:
             self.went_in = bool(self._inserted.fetchall())
@@ -107,6 +109,11 @@ def _event_params(event: NormalizedEvent, event_id: str, receipt_id: str, receiv
             received_at, FANOUT, dumps(event.data), dumps(event.raw))
 
 
+def _status_values(event: NormalizedEvent) -> tuple:
+    """vendor, message_id, status and rank of the status row a projecting event starts."""
+    return event.vendor, event.message_id, event.status, STATUS_RANK[event.status]
+
+
 def _send(tx: RawTransaction, sql: IngestSql, receipt_id: str, event: NormalizedEvent,
           received_at, at) -> _Pending:
     event_id = new_id("evt")
@@ -115,9 +122,8 @@ def _send(tx: RawTransaction, sql: IngestSql, receipt_id: str, event: Normalized
     created = None
     if _projects(event):
         # Only goes in if the event did: see statements.insert_status.
-        created = tx.execute(sql.insert_status, (
-            event.vendor, event.message_id, event.status, STATUS_RANK[event.status],
-            event_id, received_at, event_id))
+        created = tx.execute(sql.insert_status,
+                             (*_status_values(event), event_id, received_at, event_id))
     return _Pending(event, event_id, inserted, created)
 
 
@@ -136,10 +142,10 @@ def _send_combined(tx: RawTransaction, sql: IngestSql, receipt: tuple,
             params = receipt + params
         projects = _projects(event)
         if projects:
-            params += (event.vendor, event.message_id, event.status,
-                       STATUS_RANK[event.status], received_at)
+            params += (*_status_values(event), received_at)
         cursor = tx.execute(sql.combined[index == 0, projects], params)
-        pending.append(_Pending(event, event_id, cursor, combined=True))
+        pending.append(_Pending(event, event_id, cursor, cursor if projects else None,
+                                combined=True))
     return pending
 
 

@@ -39,7 +39,7 @@ class IngestSql:
     # RETURNING rank: the row is new.
     insert_status: str
     # PostgreSQL only (None on SQLite, which has no INSERT in WITH): the receipt (for the
-    # first event), the event and its status row in one statement; see event_statement().
+    # first event), the event and its status row in one statement; see _combined().
     combined: dict[tuple[bool, bool], str] | None
     lock_status: str
     advance_status: str

@@ -53,30 +53,38 @@ DETAILS = (
 # executemany apiece: ~9% less CPU a delivery on PostgreSQL. Only rows still held (HELD) are
 # written: leased_by is checked again here. SQLite: UPDATE ... FROM needs 3.33 or newer;
 # json_extract rather than ->>, which needs 3.38.
+# Each column the JSON carries, with its PostgreSQL type (json_to_recordset needs them).
+_FINISHED = {"state": "text", "attempts": "integer", "next_attempt_at": "timestamptz",
+             "finished_at": "timestamptz", "last_error": "text"}
+_ATTEMPT = {"delivery_id": "text", "started_at": "timestamptz",
+            "duration_ms": "double precision", "status_code": "integer", "error": "text",
+            "response_body": "text"}
+
+
+def _recordset(columns: dict[str, str]) -> str:
+    typed = ", ".join(f"{name} {kind}" for name, kind in columns.items())
+    return f"json_to_recordset(%s::json) AS j({typed})"
+
+
+def _from_json(name: str) -> str:
+    return f"json_extract(j.value, '$.{name}')"
+
+
 FINISH = {
-    "postgresql": "UPDATE deliveries AS d SET state = j.state, attempts = j.attempts, "
-    "next_attempt_at = j.next_attempt_at, finished_at = j.finished_at, "
-    "last_error = j.last_error, lease_until = NULL, leased_by = NULL "
-    "FROM json_to_recordset(%s::json) AS j(id text, state text, attempts integer, "
-    "next_attempt_at timestamptz, finished_at timestamptz, last_error text) "
-    "WHERE d.id = j.id AND d.leased_by = %s",
+    "postgresql": "UPDATE deliveries AS d SET "
+    + ", ".join(f"{c} = j.{c}" for c in _FINISHED)
+    + ", lease_until = NULL, leased_by = NULL FROM " + _recordset({"id": "text"} | _FINISHED)
+    + " WHERE d.id = j.id AND d.leased_by = %s",
     "sqlite": "UPDATE deliveries SET "
-    + ", ".join(f"{c} = json_extract(j.value, '$.{c}')"
-                for c in ("state", "attempts", "next_attempt_at", "finished_at", "last_error"))
+    + ", ".join(f"{c} = {_from_json(c)}" for c in _FINISHED)
     + ", lease_until = NULL, leased_by = NULL FROM json_each(?) AS j "
-    "WHERE deliveries.id = json_extract(j.value, '$.id') AND deliveries.leased_by = ?",
+    f"WHERE deliveries.id = {_from_json('id')} AND deliveries.leased_by = ?",
 }
-_ATTEMPT_COLUMNS = ("delivery_id", "started_at", "duration_ms", "status_code", "error",
-                    "response_body")
 RECORD_ATTEMPTS = {
-    "postgresql": "INSERT INTO attempts (delivery_id, started_at, duration_ms, status_code, "
-    "error, response_body) SELECT j.delivery_id, j.started_at, j.duration_ms, j.status_code, "
-    "j.error, j.response_body FROM json_to_recordset(%s::json) AS j(delivery_id text, "
-    "started_at timestamptz, duration_ms double precision, status_code integer, error text, "
-    "response_body text)",
-    "sqlite": f"INSERT INTO attempts ({', '.join(_ATTEMPT_COLUMNS)}) SELECT "
-    + ", ".join(f"json_extract(j.value, '$.{c}')" for c in _ATTEMPT_COLUMNS)
-    + " FROM json_each(?) AS j",
+    "postgresql": f"INSERT INTO attempts ({', '.join(_ATTEMPT)}) SELECT "
+    + ", ".join(f"j.{c}" for c in _ATTEMPT) + " FROM " + _recordset(_ATTEMPT),
+    "sqlite": f"INSERT INTO attempts ({', '.join(_ATTEMPT)}) SELECT "
+    + ", ".join(_from_json(c) for c in _ATTEMPT) + " FROM json_each(?) AS j",
 }
 
 
