@@ -6,10 +6,11 @@ import json
 import threading
 
 import pytest
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from switchboard.app import create_app
 from switchboard.config import Settings
+from switchboard.models.db import RawTransaction
 from switchboard.router import ingest as ingest_module
 from switchboard.vendors import honkio
 from tests.conftest import FROZEN_AT, SECRETS, rows
@@ -168,6 +169,33 @@ def test_failure_inside_the_transaction_leaves_nothing(client, engine, frozen_cl
     assert retried.status_code == 200
     assert retried.get_json()["status"] == "accepted"
     assert len(rows(engine, "SELECT id FROM events")) == 1
+
+
+@pytest.mark.parametrize("hot_path_fails", [False, True])
+def test_the_connection_goes_back_to_the_pool_transactional(engine, hot_path_fails):
+    """On PostgreSQL the hot path sends its own BEGIN with autocommit on; the next
+    SQLAlchemy transaction on that pooled connection must still be one transaction."""
+    with engine.connect() as conn:
+        first = conn.connection.driver_connection
+        conn.exec_driver_sql("CREATE TABLE pool_probe (x INTEGER)")
+        conn.commit()
+    try:
+        if hot_path_fails:
+            with pytest.raises(DBAPIError), RawTransaction(engine) as tx:
+                assert tx.driver is first  # one connection in the pool: this same one
+                tx.execute("SELECT no_such_column FROM pool_probe")
+        else:
+            with RawTransaction(engine) as tx:
+                assert tx.driver is first
+                tx.execute("SELECT x FROM pool_probe")
+        with engine.connect() as conn:
+            assert conn.connection.driver_connection is first
+            conn.exec_driver_sql("INSERT INTO pool_probe VALUES (1)")
+            conn.rollback()
+        assert rows(engine, "SELECT x FROM pool_probe") == []
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE pool_probe")
 
 
 # --- receipts kept for re-normalisation --------------------------------------------------

@@ -107,22 +107,23 @@ class RawTransaction:
     SQLAlchemy's DBAPIError (so the answer is 503), and a disconnect invalidates the pool.
     """
 
-    __slots__ = ("engine", "proxied", "driver", "postgresql", "_rollback")
+    __slots__ = ("engine", "proxied", "driver", "postgresql", "_rollback", "_begin_pending")
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.postgresql = engine.dialect.name == "postgresql"
         self._rollback = False
+        self._begin_pending = False
         self.proxied = None
         self.driver = None
 
     def execute(self, sql: str, params=()):
         """Run one statement; returns the driver's cursor (psycopg and sqlite3 alike)."""
+        if self._begin_pending:
+            # Queued with the first statement, in the same round trip inside a pipeline.
+            self._begin_pending = False
+            self.driver.execute("BEGIN")
         return self.driver.execute(sql, params)
-
-    def executemany(self, sql: str, rows) -> None:
-        cursor = self.driver.cursor()
-        cursor.executemany(sql, rows)
 
     def pipeline(self):
         """On PostgreSQL, psycopg's pipeline mode: the statements inside share one round
@@ -137,7 +138,15 @@ class RawTransaction:
         try:
             self.proxied = self.engine.raw_connection()
             self.driver = self.proxied.driver_connection
-            if not self.postgresql:
+            if self.postgresql:
+                # psycopg begins a transaction by itself with a BEGIN, and in pipeline mode
+                # waits for its answer (a Sync) before sending the next statement: a round
+                # trip of its own. In autocommit mode it leaves that to us, so BEGIN goes
+                # out with the first statement (execute); __exit__ turns autocommit off
+                # again before the pool gets the connection back.
+                self.driver.autocommit = True
+                self._begin_pending = True
+            else:
                 # The connection is in autocommit mode (see _pragmas): begin explicitly.
                 _begin_writing(self.driver, self.proxied.info)
         except BaseException as exc:
@@ -155,9 +164,17 @@ class RawTransaction:
                 self.driver.rollback()
             else:
                 self.driver.commit()
+            self._driver_default()
         except BaseException as failure:
             self._raise(failure)
         self.proxied.close()
+
+    def _driver_default(self) -> None:
+        """Give the pool the connection as SQLAlchemy expects it: psycopg beginning its own
+        transactions (a transaction outside autocommit cannot be left open here: commit
+        and rollback end one, and a psycopg connection refuses the change inside one)."""
+        if self.postgresql and self.driver.autocommit:
+            self.driver.autocommit = False
 
     def _raise(self, exc: BaseException):
         translated = self._release(exc)
@@ -182,6 +199,7 @@ class RawTransaction:
                     self.engine.pool._invalidate(proxied, exc)
                 elif self.driver is not None:
                     self.driver.rollback()
+                    self._driver_default()
             except Exception:  # the connection is beyond use: drop it
                 proxied.invalidate()
             finally:

@@ -6,7 +6,8 @@ NOTHING, so concurrent copies of one callback race safely: one inserts, the rest
 
 This is the hot path: its SQL runs on the driver (router/statements.py). On PostgreSQL the
 receipt, event and status inserts are one statement (one more per further event of the
-callback), sent with BEGIN in one round trip (psycopg pipeline mode); the commit is another.
+callback), sent with BEGIN in one round trip (psycopg pipeline mode; see RawTransaction); the
+commit is another.
 """
 
 from __future__ import annotations
