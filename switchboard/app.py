@@ -58,6 +58,8 @@ def create_app(overrides: Mapping[str, object] | None = None,
     from switchboard.api import admin as admin_api  # /api/* and /openapi.json
     admin_api.init_app(app)
     _init_console(app, settings)
+    from switchboard.api import callback_wsgi
+    callback_wsgi.install(app)
     return app
 
 

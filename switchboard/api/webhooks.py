@@ -3,15 +3,19 @@
 The order of checks is the answer table of DESIGN.md: unknown or unconfigured vendor (404),
 body too large (413), proof (401), parse (400, receipt kept), store (200 accepted or
 duplicate), and 503 if the database fails.
+
+`answer()` holds that order without Flask: GET and POST are served through it straight from
+WSGI (switchboard.api.callback_wsgi); the blueprint's route answers the other methods.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
+from werkzeug.wrappers import Request
 
 from switchboard import clock
-from switchboard.api.errors import error_response
-from switchboard.observability.http import current_request_id, note_callback
+from switchboard.api.errors import error_body
+from switchboard.observability import http
 from switchboard.router.ingest import ingest, store_failed_receipt
 from switchboard.vendors.base import BadPayload, Inbound, Rejected
 from switchboard.vendors.registry import get as get_vendor
@@ -22,21 +26,30 @@ bp = Blueprint("webhooks", __name__)
 @bp.route("/webhooks/<vendor_name>", methods=["GET", "POST"])
 @bp.route("/webhooks/<vendor_name>/<token>", methods=["GET", "POST"])
 def receive(vendor_name: str, token: str | None = None):
-    state = current_app.extensions["switchboard"]
+    status, body = answer(current_app.extensions["switchboard"], http.notes(),
+                          request._get_current_object(), vendor_name, token)
+    return jsonify(body), status
+
+
+def answer(state, notes: http.Notes, req: Request, vendor_name: str,
+           token: str | None) -> tuple[int, dict]:
+    """One callback: its HTTP status and JSON answer. A database failure, or a body over
+    the limit (werkzeug's RequestEntityTooLarge), is raised for the caller to answer."""
     settings = state.settings
     vendor = get_vendor(vendor_name)
     secrets = settings.secrets_for(vendor_name) if vendor else ()
     if vendor is None or not secrets:
-        return _reject(404, "unknown_vendor", f"no provider {vendor_name!r} is configured here")
-    note_callback(vendor=vendor_name)
+        return _reject(notes, 404, "unknown_vendor",
+                       f"no provider {vendor_name!r} is configured here")
+    notes.callback(vendor=vendor_name)
     if vendor.uses_token and token is None:
-        return _reject(401, "invalid_token",
+        return _reject(notes, 401, "invalid_token",
                        f"{vendor_name} callbacks go to /webhooks/{vendor_name}/<token>")
     if not vendor.uses_token and token is not None:
-        return _reject(404, "not_found", f"{vendor_name} callbacks go to /webhooks/{vendor_name}")
-    req = request._get_current_object()  # one context-local lookup, not one per use
+        return _reject(notes, 404, "not_found",
+                       f"{vendor_name} callbacks go to /webhooks/{vendor_name}")
     if req.method not in vendor.methods:
-        return _reject(405, "method_not_allowed",
+        return _reject(notes, 405, "method_not_allowed",
                        f"{vendor_name} callbacks use {', '.join(vendor.methods)}")
     inbound = Inbound(vendor_name, req.method, req.get_data(cache=False),
                       headers=req.headers,
@@ -45,22 +58,23 @@ def receive(vendor_name: str, token: str | None = None):
                       # text refuses NUL: the caller's oddity, not a reason for a 503.
                       content_type=(req.content_type or "").replace("\x00", "")[:200]
                       or None,
-                      request_id=current_request_id())
+                      request_id=notes.request_id)
     now = clock.now()
     try:
         vendor.verify(inbound, secrets, settings, now, token)
     except Rejected as exc:
-        return _reject(exc.status, exc.code, exc.message)
+        return _reject(notes, exc.status, exc.code, exc.message)
     except BadPayload as exc:
-        return _bad_payload(vendor, inbound, exc, now)
+        return _bad_payload(state, notes, vendor, inbound, exc, now)
     try:
         events = vendor.parse(inbound)
     except BadPayload as exc:
-        return _bad_payload(vendor, inbound, exc, now)
+        return _bad_payload(state, notes, vendor, inbound, exc, now)
     result = ingest(state.engine, inbound, vendor.kept_headers, events, now)
-    note_callback(outcome=result.status, event_ids=result.event_ids,
-                  events=[_logged(e, i) for e, i in zip(events, result.event_ids, strict=True)])
-    return jsonify({"status": result.status, "event_ids": result.event_ids})
+    notes.callback(outcome=result.status, event_ids=result.event_ids,
+                   events=[_logged(e, i) for e, i in zip(events, result.event_ids,
+                                                         strict=True)])
+    return 200, {"status": result.status, "event_ids": result.event_ids}
 
 
 def _logged(event, event_id: str) -> dict:
@@ -71,12 +85,14 @@ def _logged(event, event_id: str) -> dict:
             "text": data.get("text")}
 
 
-def _reject(status: int, code: str, message: str, field: str | None = None):
-    note_callback(outcome="error" if status >= 500 else "rejected", reason=code)
-    return error_response(status, code, message, field)
+def _reject(notes: http.Notes, status: int, code: str, message: str,
+            field: str | None = None) -> tuple[int, dict]:
+    notes.callback(outcome="error" if status >= 500 else "rejected", reason=code)
+    return status, error_body(code, message, field)
 
 
-def _bad_payload(vendor, inbound: Inbound, exc: BadPayload, now):
-    store_failed_receipt(current_app.extensions["switchboard"].engine, inbound,
-                         vendor.kept_headers, f"{exc.code}: {exc.message}", now)
-    return _reject(400, exc.code, exc.message, exc.field)
+def _bad_payload(state, notes: http.Notes, vendor, inbound: Inbound, exc: BadPayload,
+                 now) -> tuple[int, dict]:
+    store_failed_receipt(state.engine, inbound, vendor.kept_headers,
+                         f"{exc.code}: {exc.message}", now)
+    return _reject(notes, 400, exc.code, exc.message, exc.field)
