@@ -46,32 +46,62 @@ def receipt_params(inbound: Inbound, kept_headers: tuple[str, ...], received_at,
 
 
 class _Pending:
-    """One event sent to the database, its answers not read yet (on PostgreSQL they arrive
-    when the pipeline is read)."""
+    """One event of the callback: its row's parameters, built before the transaction opens
+    (on SQLite it holds the database's one write lock), then its answers once sent (on
+    PostgreSQL they arrive when the pipeline is read)."""
 
-    __slots__ = ("event", "event_id", "_inserted", "_status_insert", "_combined",
-                 "went_in", "status_created")
+    __slots__ = ("event", "event_id", "params", "projects", "_cursor", "_status_cursor",
+                 "_combined", "went_in", "status_created")
 
-    def __init__(self, event: NormalizedEvent, event_id: str, inserted,
-                 status_insert=None, combined: bool = False) -> None:
-        """`inserted` and `status_insert` are cursors; combined (PostgreSQL), both are the
-        one statement's, and status_insert is None when the event does not project."""
-        self.event, self.event_id = event, event_id
-        self._inserted, self._status_insert, self._combined = inserted, status_insert, combined
+    def __init__(self, event: NormalizedEvent, receipt_id: str, received_at, at) -> None:
+        self.event = event
+        self.event_id = new_id("evt")
+        self.params = (self.event_id, event.dedup_key, receipt_id, event.vendor, event.type,
+                       event.vendor_event_id, event.message_id, event.status,
+                       at(event.occurred_at), received_at, FANOUT, dumps(event.data),
+                       dumps(event.raw))
+        # Whether a receipt moves its message's status: an outbound one with both.
+        self.projects = event.status is not None and event.message_id is not None \
+            and event.data.get("direction") == "outbound"
+        self._cursor = self._status_cursor = None
+        self._combined = False
         self.went_in = False
         # Whether this receipt created its message's status row; None: it does not project.
         self.status_created: bool | None = None
 
+    def status_values(self) -> tuple:
+        """vendor, message_id, status and rank of the status row this event starts."""
+        event = self.event
+        return event.vendor, event.message_id, event.status, STATUS_RANK[event.status]
+
+    def send(self, tx: RawTransaction, sql: IngestSql, received_at) -> None:
+        """SQLite: the event, then its status row, which goes in only if the event did (see
+        statements.insert_status)."""
+        self._cursor = tx.execute(sql.insert_event, self.params)
+        if self.projects:
+            self._status_cursor = tx.execute(
+                sql.insert_status,
+                (*self.status_values(), self.event_id, received_at, self.event_id))
+
+    def send_combined(self, tx: RawTransaction, sql: IngestSql, receipt: tuple | None,
+                      received_at) -> None:
+        """PostgreSQL: one statement (statements._combined), with the receipt if given."""
+        params = self.params if receipt is None else receipt + self.params
+        if self.projects:
+            params += (*self.status_values(), received_at)
+        self._cursor = tx.execute(sql.combined[receipt is not None, self.projects], params)
+        self._combined = True
+
     def read(self) -> None:
         if self._combined:  # one row: the event's id if it went in, the status row's rank
-            event_id, rank = self._inserted.fetchone()
+            event_id, rank = self._cursor.fetchone()
             self.went_in = event_id is not None
-            if self._status_insert is not None:
+            if self.projects:
                 self.status_created = rank is not None
         else:
-            self.went_in = bool(self._inserted.fetchall())
-            if self._status_insert is not None:
-                self.status_created = bool(self._status_insert.fetchall())
+            self.went_in = bool(self._cursor.fetchall())
+            if self.projects:
+                self.status_created = bool(self._status_cursor.fetchall())
 
 
 def ingest(engine: Engine, inbound: Inbound, kept_headers: tuple[str, ...],
@@ -80,74 +110,25 @@ def ingest(engine: Engine, inbound: Inbound, kept_headers: tuple[str, ...],
     sql, at = sql_for(dialect), time_writer(dialect)
     received_at = at(now)
     receipt = receipt_params(inbound, kept_headers, received_at, "parsed")
+    pending = [_Pending(event, receipt[0], received_at, at) for event in events]
     # Read before the transaction (and at most once a second): not a statement of ours.
     subs = outbox.active_subscriptions(engine)
     with RawTransaction(engine) as tx:
         with tx.pipeline():
-            if sql.combined is not None:
-                pending = _send_combined(tx, sql, receipt, events, received_at, at)
+            if sql.combined is not None and pending:
+                # One statement per event; the first one carries the receipt.
+                for index, item in enumerate(pending):
+                    item.send_combined(tx, sql, receipt if index == 0 else None,
+                                       received_at)
             else:
                 tx.execute(sql.insert_receipt, receipt)
-                pending = [_send(tx, sql, receipt[0], event, received_at, at)
-                           for event in events]
+                for item in pending:
+                    item.send(tx, sql, received_at)
         result = _settle(tx, sql, pending, subs, now, at)
         if not result.new_event_ids:
             # Every event was already stored: the copy's receipt is not worth keeping.
             tx.rollback()
     return result
-
-
-def _projects(event: NormalizedEvent) -> bool:
-    """Whether a receipt moves its message's status: an outbound one with both."""
-    return event.status is not None and event.message_id is not None \
-        and event.data.get("direction") == "outbound"
-
-
-def _event_params(event: NormalizedEvent, event_id: str, receipt_id: str, received_at,
-                  at) -> tuple:
-    return (event_id, event.dedup_key, receipt_id, event.vendor, event.type,
-            event.vendor_event_id, event.message_id, event.status, at(event.occurred_at),
-            received_at, FANOUT, dumps(event.data), dumps(event.raw))
-
-
-def _status_values(event: NormalizedEvent) -> tuple:
-    """vendor, message_id, status and rank of the status row a projecting event starts."""
-    return event.vendor, event.message_id, event.status, STATUS_RANK[event.status]
-
-
-def _send(tx: RawTransaction, sql: IngestSql, receipt_id: str, event: NormalizedEvent,
-          received_at, at) -> _Pending:
-    event_id = new_id("evt")
-    inserted = tx.execute(sql.insert_event,
-                          _event_params(event, event_id, receipt_id, received_at, at))
-    created = None
-    if _projects(event):
-        # Only goes in if the event did: see statements.insert_status.
-        created = tx.execute(sql.insert_status,
-                             (*_status_values(event), event_id, received_at, event_id))
-    return _Pending(event, event_id, inserted, created)
-
-
-def _send_combined(tx: RawTransaction, sql: IngestSql, receipt: tuple,
-                   events: list[NormalizedEvent], received_at, at) -> list[_Pending]:
-    """PostgreSQL: one statement per event (statements._combined), the first one
-    carrying the receipt."""
-    if not events:
-        tx.execute(sql.insert_receipt, receipt)
-        return []
-    pending = []
-    for index, event in enumerate(events):
-        event_id = new_id("evt")
-        params = _event_params(event, event_id, receipt[0], received_at, at)
-        if index == 0:
-            params = receipt + params
-        projects = _projects(event)
-        if projects:
-            params += (*_status_values(event), received_at)
-        cursor = tx.execute(sql.combined[index == 0, projects], params)
-        pending.append(_Pending(event, event_id, cursor, cursor if projects else None,
-                                combined=True))
-    return pending
 
 
 def _settle(tx: RawTransaction, sql: IngestSql, pending: list[_Pending],
