@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 
 import pytest
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from switchboard import subscriptions
 from switchboard.app import create_app
 from switchboard.config import Settings
 from switchboard.models.db import RawTransaction
@@ -169,6 +171,29 @@ def test_failure_inside_the_transaction_leaves_nothing(client, engine, frozen_cl
     assert retried.status_code == 200
     assert retried.get_json()["status"] == "accepted"
     assert len(rows(engine, "SELECT id FROM events")) == 1
+
+
+def test_a_refused_write_sent_with_the_commit_leaves_nothing(client, engine, settings,
+                                                            frozen_clock, monkeypatch):
+    """On PostgreSQL the outbox rows go out with the COMMIT, and the database's answer to
+    them arrives with its answer to the COMMIT: a refusal must still leave nothing."""
+    with engine.begin() as conn:
+        subscriptions.create(conn, settings, frozen_clock(),
+                             url="http://127.0.0.1:9/hook", event_types=["*"])
+    broken = dataclasses.replace(
+        ingest_module.sql_for(engine.dialect.name),
+        insert_deliveries="INSERT INTO deliveries (id) SELECT no_such_column FROM events")
+    monkeypatch.setattr(ingest_module, "sql_for", lambda _dialect: broken)
+    answer = post(client, receipt("evt_outbox", "delivered"))
+    assert answer.status_code == 503
+    assert answer.get_json()["error"]["code"] == "database_unavailable"
+    for table in ("receipts", "events", "message_status", "deliveries"):
+        assert rows(engine, f"SELECT * FROM {table}") == [], table
+
+    monkeypatch.undo()
+    retried = post(client, receipt("evt_outbox", "delivered"))
+    assert retried.get_json()["status"] == "accepted"
+    assert len(rows(engine, "SELECT id FROM deliveries")) == 1
 
 
 @pytest.mark.parametrize("hot_path_fails", [False, True])

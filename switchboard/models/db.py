@@ -107,13 +107,15 @@ class RawTransaction:
     SQLAlchemy's DBAPIError (so the answer is 503), and a disconnect invalidates the pool.
     """
 
-    __slots__ = ("engine", "proxied", "driver", "postgresql", "_rollback", "_begin_pending")
+    __slots__ = ("engine", "proxied", "driver", "postgresql", "_rollback", "_begin_pending",
+                 "_ended")
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.postgresql = engine.dialect.name == "postgresql"
         self._rollback = False
         self._begin_pending = False
+        self._ended = False
         self.proxied = None
         self.driver = None
 
@@ -133,6 +135,18 @@ class RawTransaction:
     def rollback(self) -> None:
         """Roll back instead of committing at the end."""
         self._rollback = True
+
+    def end(self, commit: bool) -> None:
+        """Commit or roll back now. On PostgreSQL the COMMIT or ROLLBACK is a statement
+        queued behind the others: inside a pipeline it goes out with the last writes and
+        its answer comes with theirs, when the pipeline is left (an error in any of them
+        leaves the transaction uncommitted, and leaving the block raises it). Elsewhere it
+        happens on leaving the block, as without end()."""
+        if not commit:
+            self._rollback = True
+        if self.postgresql:
+            self.execute("COMMIT" if commit else "ROLLBACK")
+            self._ended = True
 
     def __enter__(self) -> RawTransaction:
         try:
@@ -160,7 +174,9 @@ class RawTransaction:
                 raise translated from exc
             return
         try:
-            if self._rollback:
+            if self._ended:
+                pass  # its COMMIT or ROLLBACK has been sent and answered
+            elif self._rollback:
                 self.driver.rollback()
             else:
                 self.driver.commit()

@@ -7,7 +7,8 @@ NOTHING, so concurrent copies of one callback race safely: one inserts, the rest
 This is the hot path: its SQL runs on the driver (router/statements.py). On PostgreSQL the
 receipt, event and status inserts are one statement (one more per further event of the
 callback), sent with BEGIN in one round trip (psycopg pipeline mode; see RawTransaction); the
-commit is another.
+commit is another, and carries the writes that follow the last read (outbox rows, a moved
+status, a disposition).
 """
 
 from __future__ import annotations
@@ -113,21 +114,21 @@ def ingest(engine: Engine, inbound: Inbound, kept_headers: tuple[str, ...],
     pending = [_Pending(event, receipt[0], received_at, at) for event in events]
     # Read before the transaction (and at most once a second): not a statement of ours.
     subs = outbox.active_subscriptions(engine)
-    with RawTransaction(engine) as tx:
-        with tx.pipeline():
-            if sql.combined is not None and pending:
-                # One statement per event; the first one carries the receipt.
-                for index, item in enumerate(pending):
-                    item.send_combined(tx, sql, receipt if index == 0 else None,
-                                       received_at)
-            else:
-                tx.execute(sql.insert_receipt, receipt)
-                for item in pending:
-                    item.send(tx, sql, received_at)
+    # On PostgreSQL the whole transaction is one pipeline: what is read waits for its answer
+    # (a round trip, with whatever was queued before it); the writes after the last read go
+    # out with the COMMIT, in the round trip that leaving the pipeline makes.
+    with RawTransaction(engine) as tx, tx.pipeline():
+        if sql.combined is not None and pending:
+            # One statement per event; the first one carries the receipt.
+            for index, item in enumerate(pending):
+                item.send_combined(tx, sql, receipt if index == 0 else None, received_at)
+        else:
+            tx.execute(sql.insert_receipt, receipt)
+            for item in pending:
+                item.send(tx, sql, received_at)
         result = _settle(tx, sql, pending, subs, now, at)
-        if not result.new_event_ids:
-            # Every event was already stored: the copy's receipt is not worth keeping.
-            tx.rollback()
+        # Every event already stored: the copy's receipt is not worth keeping.
+        tx.end(commit=bool(result.new_event_ids))
     return result
 
 
