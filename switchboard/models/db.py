@@ -132,16 +132,13 @@ class RawTransaction:
         trip (results are read when asked for, or on leaving). Elsewhere a no-op."""
         return self.driver.pipeline() if self.postgresql else nullcontext()
 
-    def rollback(self) -> None:
-        """Roll back instead of committing at the end."""
-        self._rollback = True
-
     def end(self, commit: bool) -> None:
-        """Commit or roll back now. On PostgreSQL the COMMIT or ROLLBACK is a statement
-        queued behind the others: inside a pipeline it goes out with the last writes and
-        its answer comes with theirs, when the pipeline is left (an error in any of them
-        leaves the transaction uncommitted, and leaving the block raises it). Elsewhere it
-        happens on leaving the block, as without end()."""
+        """Commit or roll back: the last call inside the block. On PostgreSQL the COMMIT or
+        ROLLBACK is a statement queued behind the others: inside a pipeline it goes out
+        with the last writes and its answer comes with theirs, when the pipeline is left
+        (an error in any of them leaves the transaction uncommitted, and leaving the block
+        raises it). Elsewhere it happens on leaving the block. Without end(), leaving the
+        block commits."""
         if not commit:
             self._rollback = True
         if self.postgresql:
