@@ -72,9 +72,14 @@ def test_two_workers_share_500_deliveries(client, engine, settings, subscriber, 
                                           tmp_path):
     subscribe(engine, settings, subscriber.url)
     subscriber.delay = 0.002
-    events = [send_honkio(client)[0] for _ in range(500)]
     start_worker("--concurrency", "4", name="a")
     start_worker("--concurrency", "4", name="b")
+    # Both running before the callbacks come, as in production: started one after the
+    # other against 500 waiting rows, the first could finish them while the second was
+    # still importing (it did once, on a fast run).
+    wait_until(lambda: all(b'started"' in (tmp_path / f"{name}.log").read_bytes()
+                           for name in ("a", "b")))
+    events = [send_honkio(client)[0] for _ in range(500)]
     subscriber.wait_for(500, timeout=60)
     wait_until(lambda: all(state == "succeeded" for state, _ in states(engine)))
     time.sleep(0.5)  # a double send would land now
