@@ -198,8 +198,9 @@ def test_a_refused_write_sent_with_the_commit_leaves_nothing(client, engine, set
 
 @pytest.mark.parametrize("hot_path_fails", [False, True])
 def test_the_connection_goes_back_to_the_pool_transactional(engine, hot_path_fails):
-    """On PostgreSQL the hot path sends its own BEGIN with autocommit on; the next
-    SQLAlchemy transaction on that pooled connection must still be one transaction."""
+    """The hot path changes its pooled connection (PostgreSQL: autocommit on, to send its
+    own BEGIN; SQLite: the busy handler off); the next SQLAlchemy transaction on that
+    connection must still be one transaction."""
     with engine.connect() as conn:
         first = conn.connection.driver_connection
         conn.exec_driver_sql("CREATE TABLE pool_probe (x INTEGER)")

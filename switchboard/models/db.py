@@ -128,8 +128,9 @@ class RawTransaction:
         return self.driver.execute(sql, params)
 
     def pipeline(self):
-        """On PostgreSQL, psycopg's pipeline mode: the statements inside share one round
-        trip (results are read when asked for, or on leaving). Elsewhere a no-op."""
+        """On PostgreSQL, psycopg's pipeline mode: statements are queued, not sent one by
+        one. Reading a result (fetchone) sends what is queued and waits for its answer, one
+        round trip; leaving the block sends the rest. Elsewhere a no-op."""
         return self.driver.pipeline() if self.postgresql else nullcontext()
 
     def end(self, commit: bool) -> None:
@@ -139,11 +140,11 @@ class RawTransaction:
         (an error in any of them leaves the transaction uncommitted, and leaving the block
         raises it). Elsewhere it happens on leaving the block. Without end(), leaving the
         block commits."""
-        if not commit:
-            self._rollback = True
         if self.postgresql:
             self.execute("COMMIT" if commit else "ROLLBACK")
             self._ended = True
+        else:
+            self._rollback = not commit
 
     def __enter__(self) -> RawTransaction:
         try:
