@@ -128,6 +128,74 @@ def test_fifty_concurrent_copies_store_one_event(app, engine, frozen_clock):
     assert message_status(engine)["event_id"] == event["id"]
 
 
+# --- callbacks that carry many events ----------------------------------------------------
+
+PHONIFY_TOKEN = SECRETS["phonify_tokens"][0]
+
+
+def phonify_list(count: int, prefix: str) -> list[dict]:
+    """A relay's list of Phonify message objects (shared/vendors/phonify-api.txt), kept
+    short so that the largest list fits the default body limit."""
+    return [{"id": f"{prefix}{i}", "state": "sent", "to": "+34600000000"}
+            for i in range(count)]
+
+
+def test_a_callback_at_the_event_limit_is_stored_whole(client, engine, settings,
+                                                      frozen_clock):
+    limit = settings.max_events_per_callback
+    answer = client.post(f"/webhooks/phonify/{PHONIFY_TOKEN}",
+                         json=phonify_list(limit, "at-limit-"))
+    assert answer.status_code == 200, answer.get_json()
+    assert len(set(answer.get_json()["event_ids"])) == limit
+    assert rows(engine, "SELECT count(*) AS n FROM events")[0]["n"] == limit
+    assert rows(engine, "SELECT count(*) AS n FROM message_status")[0]["n"] == limit
+
+
+def test_a_callback_over_the_event_limit_is_413_and_writes_nothing(app, engine, settings,
+                                                                  frozen_clock):
+    small = dataclasses.replace(settings, max_events_per_callback=3)
+    limited = create_app(settings=small)
+    try:
+        client = limited.test_client()
+        over = client.post(f"/webhooks/phonify/{PHONIFY_TOKEN}",
+                           json=phonify_list(4, "over-"))
+        assert over.status_code == 413
+        error = over.get_json()["error"]
+        assert error["code"] == "too_many_events"
+        assert "3" in error["message"] and "4" in error["message"]
+        for table in ("receipts", "events", "message_status", "deliveries"):
+            assert rows(engine, f"SELECT * FROM {table}") == [], table
+        at = client.post(f"/webhooks/phonify/{PHONIFY_TOKEN}", json=phonify_list(3, "at-"))
+        assert at.status_code == 200
+    finally:
+        limited.extensions["switchboard"].engine.dispose()
+
+
+def test_other_callbacks_are_stored_while_a_large_one_is(app, engine, settings,
+                                                         frozen_clock):
+    """A 1,000-message list holds the write lock (SQLite) while it is stored: every other
+    provider's callback sent meanwhile must wait its turn and be stored, not refused."""
+    big_answer = {}
+
+    def send_big():
+        big_answer["answer"] = app.test_client().post(
+            f"/webhooks/phonify/{PHONIFY_TOKEN}",
+            json=phonify_list(settings.max_events_per_callback, "big-"))
+
+    big = threading.Thread(target=send_big)
+    client = app.test_client()
+    big.start()
+    statuses = []
+    while big.is_alive() or not statuses:
+        event_id = f"evt_meanwhile_{len(statuses)}"
+        statuses.append(post(client, receipt(event_id, "sent", f"msg_{event_id}")).status_code)
+    big.join()
+    assert big_answer["answer"].status_code == 200
+    assert set(statuses) == {200}
+    stored = rows(engine, "SELECT count(*) AS n FROM events WHERE vendor = 'canary'")[0]["n"]
+    assert stored == len(statuses)
+
+
 # --- a database that fails ---------------------------------------------------------------
 
 @pytest.fixture(params=["postgresql", "sqlite"])

@@ -70,6 +70,14 @@ def answer(state, notes: http.Notes, req: Request, vendor_name: str,
         events = vendor.parse(inbound)
     except BadPayload as exc:
         return _bad_payload(state, notes, vendor, inbound, exc, now)
+    if len(events) > settings.max_events_per_callback:
+        # Refused before any write: one callback holds SQLite's write lock (and a PostgreSQL
+        # transaction) for as long as its events take to store, and every other callback
+        # waits behind it.
+        return _reject(notes, 413, "too_many_events",
+                       f"the callback holds {len(events)} events; at most "
+                       f"{settings.max_events_per_callback} are taken at once "
+                       "(SWITCHBOARD_MAX_EVENTS_PER_CALLBACK)")
     result = ingest(state.engine, inbound, vendor.kept_headers, events, now)
     notes.callback(outcome=result.status, event_ids=result.event_ids,
                    events=[_logged(e, i) for e, i in zip(events, result.event_ids,

@@ -114,6 +114,7 @@ class Settings:
     signature_tolerance: int = field(default=300, metadata={"parse": _positive_int})
     canary_max_age: int = field(default=259200, metadata={"parse": _positive_int})
     max_content_length: int = field(default=262144, metadata={"parse": _positive_int})
+    max_events_per_callback: int = field(default=1000, metadata={"parse": _positive_int})
     admin_token: str | None = field(default=None, metadata={"parse": _optional_str,
                                                              "secret": True})
     handler_modules: tuple[str, ...] = field(default=(), metadata={"parse": _modules})

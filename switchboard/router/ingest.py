@@ -51,8 +51,8 @@ class _Pending:
     (on SQLite it holds the database's one write lock), then its answers once sent (on
     PostgreSQL they arrive when the pipeline is read)."""
 
-    __slots__ = ("event", "event_id", "params", "projects", "_cursor", "_status_cursor",
-                 "_combined", "went_in", "status_created")
+    __slots__ = ("event", "event_id", "params", "projects", "_cursor", "_combined", "went_in",
+                 "status_created")
 
     def __init__(self, event: NormalizedEvent, receipt_id: str, received_at, at) -> None:
         self.event = event
@@ -64,7 +64,7 @@ class _Pending:
         # Whether a receipt moves its message's status: an outbound one with both.
         self.projects = event.status is not None and event.message_id is not None \
             and event.data.get("direction") == "outbound"
-        self._cursor = self._status_cursor = None
+        self._cursor = None
         self._combined = False
         self.went_in = False
         # Whether this receipt created its message's status row; None: it does not project.
@@ -77,12 +77,15 @@ class _Pending:
 
     def send(self, tx: RawTransaction, sql: IngestSql, received_at) -> None:
         """SQLite: the event, then its status row, which goes in only if the event did (see
-        statements.insert_status)."""
-        self._cursor = tx.execute(sql.insert_event, self.params)
+        statements.insert_status), each answer read at once. An `INSERT ... RETURNING` whose
+        rows are left unread stays an open statement, and SQLite's work on each further one
+        grows with how many are open: a 1,000-message callback took seconds, not
+        milliseconds, holding the database's one write lock all the while."""
+        self.went_in = bool(tx.execute(sql.insert_event, self.params).fetchall())
         if self.projects:
-            self._status_cursor = tx.execute(
+            self.status_created = bool(tx.execute(
                 sql.insert_status,
-                (*self.status_values(), self.event_id, received_at, self.event_id))
+                (*self.status_values(), self.event_id, received_at, self.event_id)).fetchall())
 
     def send_combined(self, tx: RawTransaction, sql: IngestSql, receipt: tuple | None,
                       received_at) -> None:
@@ -94,15 +97,13 @@ class _Pending:
         self._combined = True
 
     def read(self) -> None:
-        if self._combined:  # one row: the event's id if it went in, the status row's rank
+        """PostgreSQL: one row, the event's id if it went in and the status row's rank if
+        that was created (SQLite's answers were read as they were sent)."""
+        if self._combined:
             event_id, rank = self._cursor.fetchone()
             self.went_in = event_id is not None
             if self.projects:
                 self.status_created = rank is not None
-        else:
-            self.went_in = bool(self._cursor.fetchall())
-            if self.projects:
-                self.status_created = bool(self._status_cursor.fetchall())
 
 
 def ingest(engine: Engine, inbound: Inbound, kept_headers: tuple[str, ...],
