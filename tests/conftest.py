@@ -7,6 +7,7 @@ import dataclasses
 import os
 import shutil
 import socket
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -179,10 +180,17 @@ class FrozenClock:
 
 
 @pytest.fixture
-def frozen_clock(monkeypatch) -> FrozenClock:
+def frozen_clock() -> Iterator[FrozenClock]:
+    """Not through monkeypatch: a test that calls `monkeypatch.undo()` to take back its own
+    patches would thaw the clock too, and its payloads, dated FROZEN_AT, would then be as
+    old as the machine's date makes them (tests/test_clock.py)."""
     frozen = FrozenClock(FROZEN_AT)
-    monkeypatch.setattr(clock, "now", frozen)
-    return frozen
+    real = clock.now
+    clock.now = frozen
+    try:
+        yield frozen
+    finally:
+        clock.now = real
 
 
 def rows(engine, sql: str, **params):
