@@ -180,3 +180,46 @@ def test_kill_9_of_a_web_worker_mid_load_leaves_nothing_half_written(server, eng
     assert len(events) == len(receipts)
     status, answer = signed_post(server, honkio_body())  # a new worker took its place
     assert status == 200
+
+
+def chunked(head: str, body: bytes, step: int = 4096) -> bytes:
+    pieces = [body[i:i + step] for i in range(0, len(body), step)]
+    return head.encode() + b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) \
+        + b"0\r\n\r\n"
+
+
+def signed_chunked_head(body: bytes) -> str:
+    headers = honkio_headers(body, SECRETS["honkio_secrets"][0], int(time.time()))
+    return ("POST /webhooks/honkio HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            "Transfer-Encoding: chunked\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n")
+
+
+def test_a_chunked_body_over_the_limit_is_413_and_kept_nowhere(server, engine):
+    """A chunked body has no Content-Length to refuse up front: it must not be cut at the
+    limit and parsed as what is left."""
+    payload = json.loads(honkio_body())
+    payload["data"]["padding"] = "x" * 300_000  # over the default 262,144 bytes
+    body = json.dumps(payload).encode()
+    answer = raw_exchange(server, chunked(signed_chunked_head(body), body))
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b'"payload_too_large"' in answer
+    assert rows(engine, "SELECT id FROM receipts") == []
+
+
+def test_a_chunked_body_under_the_limit_is_stored(server, engine):
+    body = honkio_body()
+    answer = raw_exchange(server, chunked(signed_chunked_head(body), body, step=100))
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
+    assert len(rows(engine, "SELECT id FROM events")) == 1
+
+
+@pytest.mark.parametrize("path", ["/webhooks/honkio", "/api/replays"])
+def test_malformed_chunk_framing_is_400(server, engine, path):
+    answer = raw_exchange(server, (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "zz\r\nabc").encode())
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:300]
+    assert b'"error"' in answer
+    assert rows(engine, "SELECT id FROM receipts") == []

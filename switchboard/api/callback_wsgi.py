@@ -20,6 +20,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request
 
 from switchboard.api import errors, webhooks
+from switchboard.api.body import buffer_chunked
 from switchboard.observability import http
 
 PREFIX = "/webhooks/"
@@ -47,6 +48,7 @@ class CallbackApp:
         req.max_content_length = self.app.config["MAX_CONTENT_LENGTH"]
         notes = http.Notes(environ.get("HTTP_X_REQUEST_ID"))
         try:
+            buffer_chunked(environ, req.max_content_length)
             status, body = webhooks.answer(self.state, notes, req, segments[0],
                                            segments[1] if len(segments) == 2 else None)
         except HTTPException as exc:  # the body over the limit: 413
