@@ -225,8 +225,15 @@ def iso_time(value: Any, field: str) -> datetime:
         raise BadPayload("invalid_field", f"field {field!r} is out of range", field) from None
 
 
+# More digits than any Unix time in milliseconds; also far under the 4,300 digits past which
+# int() refuses a string with a ValueError of its own.
+_UNIX_DIGITS = 20
+
+
 def unix_time(value: Any, field: str) -> datetime:
     if isinstance(value, str) and value.strip().isdigit():
+        if len(value.strip()) > _UNIX_DIGITS:
+            raise BadPayload("invalid_field", f"field {field!r} is out of range", field)
         value = int(value)
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise BadPayload("invalid_field", f"field {field!r} must be Unix seconds", field)

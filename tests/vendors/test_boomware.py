@@ -90,6 +90,8 @@ CASES = [
          field="timestamp"),
     Case("timestamp past year 9999", body_with(DLR, timestamp=10**13), 400, "invalid_field",
          field="timestamp"),
+    Case("timestamp of 5,000 digits", body_with(DLR, timestamp="9" * 5000), 400,
+         "invalid_field", field="timestamp"),
     # what the id and type columns cannot hold is the caller's 400, not our 503
     Case("requestId of 201 characters", body_with(DLR, requestId="r" * 201), 400,
          "invalid_field", field="requestId"),
