@@ -468,6 +468,16 @@ def test_replay_route(client, api, subscriber, frozen_clock):
     assert nul.status_code == 400 and error_of(nul)["field"] == "event_ids.0"
 
 
+@pytest.mark.parametrize("path", ["/api/replays", "/api/subscriptions"])
+@pytest.mark.parametrize("depth", [100_000, 40])
+def test_a_deeply_nested_body_is_400(api, engine, path, depth):
+    body = b'{"filter": ' + b"[" * depth + b"]" * depth + b"}"
+    answer = api("POST", path, data=body, content_type="application/json")
+    assert answer.status_code == 400, answer.get_json()
+    assert error_of(answer)["field"] == "body" and "deeper" in error_of(answer)["message"]
+    assert rows(engine, "SELECT id FROM subscriptions") == []
+
+
 # --- CLI -----------------------------------------------------------------------------------
 
 def test_cli_events_list_and_show(app, client, frozen_clock):

@@ -52,10 +52,18 @@ def _subscription_error(exc: SubscriptionError):
                           exc.message, exc.field)
 
 
+# No request body of ours nests deeper than a filter inside the body; this leaves room for
+# any reasonable client and keeps every walk over the body far from Python's recursion limit.
+MAX_DEPTH = 32
+
+
 def json_object() -> dict:
     """The request body as a JSON object, with no NUL in any string (PostgreSQL text cannot
     hold one, and it would otherwise surface as a 503)."""
-    body = request.get_json(force=True, silent=True)
+    try:
+        body = request.get_json(force=True, silent=True)
+    except RecursionError:  # json's parser gives up on deep nesting with this, not ValueError
+        raise AdminError("body", f"the body nests deeper than {MAX_DEPTH} levels") from None
     if not isinstance(body, dict):
         raise AdminError("body", "the body must be a JSON object")
     where = _nul_at(body)
@@ -64,15 +72,22 @@ def json_object() -> dict:
     return body
 
 
-def _nul_at(value: Any, path: str = "") -> str | None:
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    items = (value.items() if isinstance(value, dict)
-             else enumerate(value) if isinstance(value, list) else ())
-    for key, item in items:
-        if isinstance(key, str) and "\x00" in key:
-            return path or "body"
-        found = _nul_at(item, f"{path}.{key}" if path else str(key))
-        if found is not None:
-            return found
+def _nul_at(body: Any) -> str | None:
+    """The path of the first string (or key) holding NUL, "" for the body itself; walked
+    without recursion, refusing a body nested deeper than MAX_DEPTH."""
+    pending: list[tuple[Any, str, int]] = [(body, "", 0)]
+    while pending:
+        value, path, depth = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return path
+            continue
+        if depth > MAX_DEPTH:
+            raise AdminError("body", f"the body nests deeper than {MAX_DEPTH} levels")
+        items = (value.items() if isinstance(value, dict)
+                 else enumerate(value) if isinstance(value, list) else ())
+        for key, item in reversed(list(items)):
+            if isinstance(key, str) and "\x00" in key:
+                return path or "body"
+            pending.append((item, f"{path}.{key}" if path else str(key), depth + 1))
     return None
