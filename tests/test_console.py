@@ -80,6 +80,15 @@ def test_login_never_redirects_off_site(console_app):
     assert answer.status_code == 302 and answer.location.endswith("/console/")
 
 
+@pytest.mark.parametrize("next_", ["/console/%0d%0aX", "/console/%0aSet-Cookie:x=1",
+                                   "/console/%09x", "/console/%7fx"])
+def test_login_with_a_control_character_in_next_lands_on_the_console(console_app, next_):
+    """A line break in `next` would reach the Location header (503 from werkzeug)."""
+    answer = console_app.test_client().post(f"/console/login?next={next_}",
+                                            data={"token": TOKEN})
+    assert answer.status_code == 302 and answer.location.endswith("/console/")
+
+
 @pytest.mark.parametrize("back, lands_on", [
     ("https://evil.example/x", "/console/deliveries"),
     ("//evil.example/x", "/console/deliveries"),

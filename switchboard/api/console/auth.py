@@ -59,9 +59,10 @@ def check_csrf() -> None:
 
 def local(target: str | None, fallback: str) -> str:
     """A redirect target from a form or query string, if it is one of our own pages; else
-    the fallback. Never an open redirect (`//host`, `https://host`, `/\\host`)."""
+    the fallback. Never an open redirect (`//host`, `https://host`, `/\\host`), and nothing
+    a Location header cannot carry (a line break would be a 503 from werkzeug)."""
     if target and (target == "/console" or target.startswith("/console/")) \
-            and "\\" not in target:
+            and "\\" not in target and target.isprintable() and " " not in target:
         return target
     return fallback
 
