@@ -468,6 +468,22 @@ def test_replay_route(client, api, subscriber, frozen_clock):
     assert nul.status_code == 400 and error_of(nul)["field"] == "event_ids.0"
 
 
+@pytest.mark.parametrize("name, value", [("status", "bogus"), ("vendor", "nobody"),
+                                         ("since", "yesterday"), ("message_id", "m" * 201)])
+def test_every_door_refuses_a_bad_event_filter_alike(app, api, name, value):
+    """The events list, replay, the console and the CLI read a filter with one parser."""
+    listed = api("GET", "/api/events", query_string={name: value})
+    replayed = api("POST", "/api/replays", json={"filter": {name: value}})
+    assert listed.status_code == replayed.status_code == 400
+    assert error_of(listed)["field"] == name
+    assert error_of(replayed)["field"] == f"filter.{name}"
+    assert error_of(listed)["message"] == error_of(replayed)["message"]
+    option = "--" + name.replace("_", "-")
+    for command in (["events", "list", option, value], ["replay", option, value]):
+        result = app.test_cli_runner().invoke(cli, command)
+        assert result.exit_code != 0 and error_of(listed)["message"] in result.output, command
+
+
 @pytest.mark.parametrize("path", ["/api/replays", "/api/subscriptions"])
 @pytest.mark.parametrize("depth", [100_000, 40])
 def test_a_deeply_nested_body_is_400(api, engine, path, depth):

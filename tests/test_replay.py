@@ -110,7 +110,8 @@ def test_large_replay_runs_in_batches_and_resumes(client, engine, settings, monk
     assert result.last_event_id == max(ids)
     # An interrupted run resumes after the last event it reported.
     resumed = replay(engine, settings, replay_module.ReplayRequest(
-        filter={"vendor": "honkio"}, after=seen[1][1]), clock.now())
+        filter=replay_module.check_filter({"vendor": "honkio"}), after=seen[1][1]),
+        clock.now())
     assert resumed.matched == 4
     assert len(table(engine, Delivery, Delivery.replay.is_(True))) == 14
 
@@ -121,6 +122,11 @@ def test_large_replay_runs_in_batches_and_resumes(client, engine, settings, monk
     ({"event_ids": []}, "event_ids"),
     ({"filter": {"colour": "red"}}, "filter.colour"),
     ({"filter": {"since": "yesterday"}}, "filter.since"),
+    ({"filter": {"status": "bogus"}}, "filter.status"),
+    ({"filter": {"vendor": "nobody"}}, "filter.vendor"),
+    ({"filter": {"status": ""}}, "filter.status"),
+    ({"filter": {"type": 5}}, "filter.type"),
+    ({"filter": {"limit": "5"}}, "filter.limit"),
     ({"filter": {"vendor": "honkio"}, "dry_run": "yes"}, "dry_run"),
     ({"event_ids": ["e"], "speed": 1}, "speed"),
     ([1, 2], "body"),

@@ -32,11 +32,16 @@ _r = Receipt.__table__
 _d = Delivery.__table__
 _a = Attempt.__table__
 
-PARAMETERS = ("vendor", "type", "status", "message_id", "since", "until", "limit", "cursor")
+FILTER_FIELDS = ("vendor", "type", "status", "message_id", "since", "until")
+PARAMETERS = (*FILTER_FIELDS, "limit", "cursor")
+_EQUAL = ("vendor", "type", "status", "message_id")
 
 
 @dataclass(frozen=True)
 class EventFilter:
+    """Which events: the one parser of event filters, so the admin API, the console, the
+    CLI and replay refuse and match alike."""
+
     vendor: str | None = None
     type: str | None = None
     status: str | None = None
@@ -47,15 +52,31 @@ class EventFilter:
     cursor: tuple[datetime, str] | None = None
 
     @classmethod
-    def parse(cls, args: Mapping[str, Any]) -> EventFilter:
-        """From query parameters or CLI options, all strings; AdminError names a bad one."""
-        reject_unknown(args, PARAMETERS)
+    def parse(cls, args: Mapping[str, Any], paged: bool = True) -> EventFilter:
+        """From query parameters, CLI options or a replay's JSON filter (`paged=False`: no
+        limit or cursor); AdminError names a bad one."""
+        reject_unknown(args, PARAMETERS if paged else FILTER_FIELDS)
         return cls(vendor=choice_param(args, "vendor", VENDORS),
                    type=text_param(args, "type"),
                    status=choice_param(args, "status", STATUS_RANK),
                    message_id=text_param(args, "message_id"),
                    since=time_param(args, "since"), until=time_param(args, "until"),
-                   limit=limit_param(args), cursor=decode_cursor(args))
+                   **({"limit": limit_param(args), "cursor": decode_cursor(args)}
+                      if paged else {}))
+
+    def given(self) -> set[str]:
+        """The filter fields set (limit and cursor are not filters)."""
+        return {name for name in FILTER_FIELDS if getattr(self, name) is not None}
+
+    def conditions(self) -> list:
+        """WHERE clauses on the events table."""
+        where = [_e.c[name] == getattr(self, name) for name in _EQUAL
+                 if getattr(self, name) is not None]
+        if self.since is not None:
+            where.append(_e.c.received_at >= self.since)
+        if self.until is not None:
+            where.append(_e.c.received_at < self.until)
+        return where
 
 
 def summary(row: Any) -> dict:
@@ -74,13 +95,7 @@ def list_events(conn: Connection, where: EventFilter) -> dict:
     stored meanwhile (which sort first) never shift it, and no OFFSET is scanned."""
     key = tuple_(_e.c.received_at, _e.c.id)
     query = select(_e).order_by(_e.c.received_at.desc(), _e.c.id.desc())
-    for name in ("vendor", "type", "status", "message_id"):
-        if getattr(where, name) is not None:
-            query = query.where(_e.c[name] == getattr(where, name))
-    if where.since is not None:
-        query = query.where(_e.c.received_at >= where.since)
-    if where.until is not None:
-        query = query.where(_e.c.received_at < where.until)
+    query = query.where(*where.conditions())
     if where.cursor is not None:
         query = query.where(key < tuple_(*where.cursor, types=(_e.c.received_at.type,
                                                                 _e.c.id.type)))

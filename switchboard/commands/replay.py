@@ -44,9 +44,8 @@ def replay_command(event_ids, vendor, type_, status, message_id, since, until,
         raise click.UsageError("give --event-id(s) or filter options (--vendor, --type, ...)")
     state = current_app.extensions["switchboard"]
     try:
-        if filter_:
-            check_filter(filter_)
-        request = ReplayRequest(event_ids=list(event_ids) or None, filter=filter_,
+        request = ReplayRequest(event_ids=list(event_ids) or None,
+                                filter=check_filter(filter_),
                                 subscription_id=subscription_id, dry_run=dry_run,
                                 renormalize=renormalize, after=after)
         total = count_matching(state.engine, request)

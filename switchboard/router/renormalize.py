@@ -17,7 +17,7 @@ from switchboard.models import Event, MessageStatus, Receipt
 from switchboard.router import outbox
 from switchboard.router.projection import CONFLICT, FANOUT, decide
 from switchboard.router.replay import ReplayRequest, ReplayResult, event_conditions
-from switchboard.vendors.base import BadPayload, Inbound, iso_time
+from switchboard.vendors.base import BadPayload, Inbound
 from switchboard.vendors.registry import get as get_vendor
 
 _receipts = Receipt.__table__
@@ -89,15 +89,16 @@ def count_receipts(engine: Engine, request: ReplayRequest) -> int:
 def _receipt_query(request: ReplayRequest, after: str):
     query = select(_receipts).where(_receipts.c.id > after).order_by(_receipts.c.id).limit(BATCH)
     their_events = select(_events.c.receipt_id).where(*event_conditions(request))
-    narrow = set(request.filter) - {"vendor", "since", "until"}
+    where = request.filter
+    narrow = where.given() - {"vendor", "since", "until"}
     if request.event_ids is not None or narrow:
         return query.where(_receipts.c.id.in_(their_events))
-    if "vendor" in request.filter:
-        query = query.where(_receipts.c.vendor == request.filter["vendor"])
-    if "since" in request.filter:
-        query = query.where(_receipts.c.received_at >= iso_time(request.filter["since"], "s"))
-    if "until" in request.filter:
-        query = query.where(_receipts.c.received_at < iso_time(request.filter["until"], "u"))
+    if where.vendor is not None:
+        query = query.where(_receipts.c.vendor == where.vendor)
+    if where.since is not None:
+        query = query.where(_receipts.c.received_at >= where.since)
+    if where.until is not None:
+        query = query.where(_receipts.c.received_at < where.until)
     return query
 
 

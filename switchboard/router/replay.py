@@ -17,15 +17,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
+from switchboard.admin.common import AdminError
+from switchboard.admin.events import FILTER_FIELDS, EventFilter
 from switchboard.config import Settings
 from switchboard.models import Event, Subscription
 from switchboard.router import outbox
-from switchboard.vendors.base import BadPayload, iso_time
 
 _events = Event.__table__
 _subs = Subscription.__table__
 
-FILTER_FIELDS = ("vendor", "type", "status", "message_id", "since", "until")
 BATCH = 500
 MAX_EVENT_IDS = 10_000
 EVENT_PREFIX, RECEIPT_PREFIX = "evt_", "rcv_"
@@ -40,7 +40,7 @@ class ReplayError(ValueError):
 @dataclass
 class ReplayRequest:
     event_ids: list[str] | None = None
-    filter: dict[str, Any] = field(default_factory=dict)
+    filter: EventFilter = field(default_factory=EventFilter)
     subscription_id: str | None = None
     dry_run: bool = False
     renormalize: bool = False
@@ -79,48 +79,38 @@ def parse_request(body: Any) -> ReplayRequest:
             raise ReplayError("event_ids", "event_ids must be a non-empty list of event ids")
         if len(event_ids) > MAX_EVENT_IDS:
             raise ReplayError("event_ids", f"at most {MAX_EVENT_IDS} ids; use a filter")
-    if filter_ is not None:
-        check_filter(filter_)
+    where = check_filter(filter_) if filter_ is not None else EventFilter()
     for flag in ("dry_run", "renormalize"):
         if not isinstance(body.get(flag, False), bool):
             raise ReplayError(flag, f"{flag} must be true or false")
     subscription_id = body.get("subscription_id")
     if subscription_id is not None and not isinstance(subscription_id, str):
         raise ReplayError("subscription_id", "subscription_id must be a string")
-    return ReplayRequest(event_ids=event_ids, filter=filter_ or {},
+    return ReplayRequest(event_ids=event_ids, filter=where,
                          subscription_id=subscription_id, dry_run=body.get("dry_run", False),
                          renormalize=body.get("renormalize", False))
 
 
-def check_filter(filter_: Any) -> dict[str, Any]:
+def check_filter(filter_: Any) -> EventFilter:
+    """A replay's filter through the events list's own parser (admin.events.EventFilter).
+    In JSON an empty string is refused rather than read as "no filter": a replay must not
+    widen to every event by accident."""
     if not isinstance(filter_, dict):
         raise ReplayError("filter", "filter must be an object")
     for key, value in filter_.items():
-        if key not in FILTER_FIELDS:
-            raise ReplayError(f"filter.{key}", f"unknown filter {key!r}; use "
-                              + ", ".join(FILTER_FIELDS))
-        if not isinstance(value, str) or not value:
+        if key in FILTER_FIELDS and (not isinstance(value, str) or not value):
             raise ReplayError(f"filter.{key}", f"filter.{key} must be a non-empty string")
-        if key in ("since", "until"):
-            try:
-                iso_time(value, f"filter.{key}")
-            except BadPayload as exc:
-                raise ReplayError(f"filter.{key}", exc.message) from None
-    return filter_
+    try:
+        return EventFilter.parse(filter_, paged=False)
+    except AdminError as exc:
+        raise ReplayError(f"filter.{exc.field}", exc.message) from None
 
 
 def event_conditions(request: ReplayRequest) -> list:
     if request.event_ids is not None:
         return [_events.c.id.in_(request.event_ids)]
-    where = [_events.c.disposition == "fanout"]  # a filter never resends late receipts
-    for key in ("vendor", "type", "status", "message_id"):
-        if key in request.filter:
-            where.append(_events.c[key] == request.filter[key])
-    if "since" in request.filter:
-        where.append(_events.c.received_at >= iso_time(request.filter["since"], "since"))
-    if "until" in request.filter:
-        where.append(_events.c.received_at < iso_time(request.filter["until"], "until"))
-    return where
+    # A filter never resends late receipts.
+    return [_events.c.disposition == "fanout", *request.filter.conditions()]
 
 
 def _check_after(after: str | None, prefix: str) -> None:
