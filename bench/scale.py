@@ -14,7 +14,9 @@ stderr) and collects their `--json` results:
   so each accepted callback writes 50 outbox rows); "slower" compares that variant's ratio
   with the plain concurrency-32 ratio, each against bare Flask measured in its own minutes;
 - deliveries/s of one worker to bench/sink.py, with a requests.Session loop as the baseline,
-  and ingest->subscriber p50/p99 under a steady load (bench/dispatch.py).
+  and ingest->subscriber p50/p99 under a steady load (bench/dispatch.py);
+- events/s stored from one 1,000-message Phonify callback, against bare Flask answering the
+  same body (bench/large_callback.py).
 
 PostgreSQL variants run only when PostgreSQL answers; their scratch databases are
 bench_ingest_<pid> and bench_dispatch_<pid>, dropped by the benchmark that made them. All
@@ -127,6 +129,11 @@ def plan(opts: argparse.Namespace, workdir: Path) -> list[Job]:
         argv = [sys.executable, str(BENCH / "dispatch.py"), "--database", spec]
         argv += ["--smoke"] if opts.smoke else ["--events", str(opts.events)]
         jobs.append(Job(f"{db}:dispatch", argv, 600))
+    for db in databases:
+        spec = "sqlite" if db == "sqlite" else DEFAULT_PG_URL.replace("bench_ingest",
+                                                                      "bench_large")
+        argv = [sys.executable, str(BENCH / "large_callback.py"), "--database", spec]
+        jobs.append(Job(f"{db}:large", argv + (["--smoke"] if opts.smoke else []), 300))
     for job in jobs:
         job.argv += ["--json", str(workdir / f"{job.key.replace(':', '-')}.json")]
     return jobs
@@ -263,6 +270,12 @@ def rows_for(db: str, jobs: dict[str, Job], opts) -> list[tuple[str, str, str, s
                      f"({d['latency_rate']:.0f} callbacks/s)",
                      f"p50 <= {LATENCY_P50_GOAL_MS:.0f} ms*",
                      verdict(d["latency_p50_ms"] <= LATENCY_P50_GOAL_MS)))
+    if not failed("large", "events/s, one 1,000-message callback"):
+        (large,) = jobs[f"{db}:large"].result["results"]
+        rows.append((f"{name}: events/s, one {large['messages']:,}-message callback",
+                     f"{large['events_per_s']:,.0f}/s ({large['ratio']:.3f}x of bare Flask "
+                     f"answering the same body, {large['bare_events_per_s']:,.0f}/s)",
+                     "none set", "-"))
     return rows
 
 
@@ -276,6 +289,10 @@ def integrity_notes(jobs: list[Job]) -> list[str]:
                 notes.append(f"{job.key}: {w['missing']} accepted events were NOT stored")
             if w["errors"]:
                 notes.append(f"{job.key}: {w['errors']} non-2xx answers or socket errors")
+        elif job.result is not None and job.key.endswith(":large"):
+            notes += [f"{job.key}: stored {r['stored']} of {r['accepted']} accepted events, "
+                      f"{r['errors']} errors" for r in job.result["results"]
+                      if r["stored"] != r["accepted"] or r["errors"]]
         elif job.result is not None and job.key.endswith(":dispatch"):
             d = job.result
             if d["delivered"] < d["events"] or d["unique"] < d["delivered"]:

@@ -28,7 +28,8 @@ def test_bench_scale_smoke(tmp_path):
             if line.startswith("SQLite: ")}
     for measure in ("ingest / bare Flask, c4", "ingest p50 / p99, c4", "ingest p50 / p99, c8",
                     "ingest / bare, 1,000 events stored", "ingest / bare, 3 subscriptions",
-                    "deliveries/s, one worker", "ingest->subscriber p50 / p99"):
+                    "deliveries/s, one worker", "ingest->subscriber p50 / p99",
+                    "events/s, one 50-message callback"):
         assert measure in rows, done.stdout
         assert "FAILED" not in rows[measure], done.stdout
     assert rows["ingest / bare, 1,000 events stored"].rstrip().endswith(("met", "MISSED"))
@@ -36,9 +37,14 @@ def test_bench_scale_smoke(tmp_path):
 
     jobs = {job["key"]: job for job in json.loads(results.read_text())["jobs"]}
     assert set(jobs) == {"sqlite:base", "sqlite:high", "sqlite:subscriptions",
-                         "sqlite:preload", "sqlite:dispatch"}
+                         "sqlite:preload", "sqlite:dispatch", "sqlite:large"}
     for key, job in jobs.items():
         assert job["error"] is None, (key, job["error"])
+        if key == "sqlite:large":
+            (large,) = job["result"]["results"]
+            assert large["stored"] == large["accepted"] > 0 and large["errors"] == 0
+            assert large["events_per_s"] > 0
+            continue
         if key == "sqlite:dispatch":
             result = job["result"]
             assert result["delivered"] == result["events"] == result["unique"]
