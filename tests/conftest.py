@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import make_url, text
@@ -21,6 +22,12 @@ from switchboard.models import Base, make_engine
 from switchboard.models.migrate import upgrade
 from switchboard.worker.runner import Worker
 from tests.subscriber import Subscriber
+
+# Subprocesses (gunicorn, the console script) start in other folders: without this they would
+# import whichever switchboard the venv has installed, not the checkout under test.
+ROOT = str(Path(__file__).resolve().parents[1])
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != ROOT])
 
 PG_URL = os.environ.get("SWITCHBOARD_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
