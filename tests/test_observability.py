@@ -330,6 +330,8 @@ def test_every_secret_is_masked_whatever_its_length_and_the_line_stays_json():
     assert line["msg"] == "got x***x and a *** b" and line["note"] == "***"
     # the frame is never masked, so a short secret cannot cost the line its logger or keys
     assert line["logger"] == "gunicorn.error" and line["level"] == "error"
+    # a secret ending in a backslash must not eat half of an escaped quote
+    assert format_line(JsonFormatter(secrets=("ab\\",)), 'ab"')["msg"] == 'ab"'
 
 
 def test_webhook_tokens_and_query_strings_are_masked_by_their_shape():

@@ -48,17 +48,16 @@ class Masking:
     is then also removed from unrelated words, the price of never writing it."""
 
     def __init__(self, secrets: Iterable[str] = (), log_pii: bool = False) -> None:
-        variants = set()
-        for secret in secrets:
-            if secret:
-                # as written, and as JSON escapes it (a quote, a backslash, a control byte)
-                variants.add(secret)
-                variants.add(json.dumps(secret, ensure_ascii=False)[1:-1])
-        # Longest first, so a secret containing another is removed whole.
-        self.secrets = tuple(sorted(variants, key=len, reverse=True))
+        # Each secret as JSON writes it (a quote, a backslash, a control byte escaped): the
+        # text masked is JSON, where the raw form of such a secret could match half of an
+        # escape and unbalance the string. Longest first, so a secret containing another
+        # is removed whole.
+        self.secrets = tuple(sorted({json.dumps(s, ensure_ascii=False)[1:-1]
+                                     for s in secrets if s}, key=len, reverse=True))
         self.log_pii = log_pii
 
     def __call__(self, text: str) -> str:
+        """`text`: JSON text (a line's content), or a path, which JSON writes unchanged."""
         if "/" in text:
             text = WEBHOOK_TOKEN.sub(r"\1" + MASK, text)
         if "?" in text:
