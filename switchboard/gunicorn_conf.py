@@ -28,15 +28,16 @@ worker_class = "sync"
 # gives up after 10 s, SQLite's busy timeout after 5 s), so its worker is replaced.
 timeout = 30
 graceful_timeout = 30
-# Our JSON line per request (switchboard.observability.http) replaces the access log:
-# it masks URL tokens, which gunicorn's access log would print.
+# Our JSON line per request (switchboard.observability.http) replaces the access log; one
+# asked for (--access-logfile) is written as masked JSON too (see the logger class).
 accesslog = None
 # ...and builds no access-log fields for nothing (see the class).
 logger_class = "switchboard.observability.gunicorn_logger.Logger"
 errorlog = "-"
 loglevel = "info"
-# gunicorn's own lines (boot, worker timeouts and kills) in the same JSON as ours, so one
-# parser reads the whole stream; the app replaces the root handler with its own in workers.
+# gunicorn's own lines (boot, refused requests, worker timeouts and kills) in the same
+# masked JSON as ours, so one parser reads the whole stream and no URL token or secret is in
+# it; the app replaces the root handler with its own in workers.
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -9,6 +9,7 @@ import shutil
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import make_url, text
@@ -16,12 +17,18 @@ from sqlalchemy.exc import DBAPIError
 
 from switchboard import clock
 from switchboard.app import create_app
-from switchboard.config import Settings
+from switchboard.config import Settings, load_settings
 from switchboard.config.settings import _database_url
 from switchboard.models import Base, make_engine
 from switchboard.models.migrate import upgrade
 from switchboard.worker.runner import Worker
 from tests.subscriber import Subscriber
+
+# Subprocesses (gunicorn, the console script) start in other folders: without this they would
+# import whichever switchboard the venv has installed, not the checkout under test.
+ROOT = str(Path(__file__).resolve().parents[1])
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != ROOT])
 
 PG_URL = os.environ.get("SWITCHBOARD_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -29,9 +36,10 @@ BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 SECRETS = {
     "honkio_secrets": ("whk_test_2b7e151628aed2a6abf71589", "whk_new_rotated_secret"),
     "canary_secrets": ("cnry_test_9c4f2a1e7d3b", "cnry_new_rotated_secret"),
-    "boomware_tokens": ("bw-token-1", "bw-token-2"),
-    "transmitsms_tokens": ("tx-token-1", "tx-token-2"),
-    "phonify_tokens": ("ph-token-1", "ph-token-2"),
+    # URL tokens: at least 12 characters, as start-up demands
+    "boomware_tokens": ("bw-token-1-7f3a9c2e", "bw-token-2-5d8b1e4f"),
+    "transmitsms_tokens": ("tx-token-1-9e2c7a1b", "tx-token-2-3f6d0b8a"),
+    "phonify_tokens": ("ph-token-1-4a7e2d9c", "ph-token-2-8c1f5b3e"),
 }
 FROZEN_AT = datetime(2026, 11, 22, 5, 0, 0, tzinfo=UTC)
 
@@ -105,7 +113,9 @@ def database_url(request, tmp_path):
 
 @pytest.fixture
 def settings(database_url) -> Settings:
-    return Settings(database_url=database_url, allow_private_urls=True, **SECRETS)
+    # Through load_settings, so the fixtures are settings start-up would accept.
+    return load_settings(environ={}, overrides=dict(database_url=database_url,
+                                                    allow_private_urls=True, **SECRETS))
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from switchboard.admin.events import receipt_json
 from switchboard.cli import cli
 from switchboard.worker.runner import Worker
 from tests.callbacks import send_honkio
-from tests.conftest import rows
+from tests.conftest import SECRETS, rows
 
 TOKEN = "s3cret-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -177,7 +177,7 @@ def test_filters(client, api, frozen_clock):
     (sent,) = send_honkio(client, "sent", message_id="msg_b")
     frozen_clock.advance(60)
     (failed,) = send_honkio(client, "failed", message_id="msg_b")
-    answer = client.post("/webhooks/boomware/bw-token-1",
+    answer = client.post(f"/webhooks/boomware/{SECRETS['boomware_tokens'][0]}",
                          data=json.dumps({"requestId": "req-1", "number": "+37200911211",
                                           "status": "DELIVERED", "timestamp": 1656666364}),
                          content_type="application/json")

@@ -120,6 +120,43 @@ def test_bad_value_is_one_line_naming_the_variable(name, value):
     assert "whk_s3cret" not in message
 
 
+WEAK = [
+    ("ADMIN_TOKEN", "a"),
+    ("ADMIN_TOKEN", "elevenchars"),
+    ("BOOMWARE_TOKENS", "b"),
+    ("TRANSMITSMS_TOKENS", "t"),
+    # one weak token among good ones is enough to refuse: any of them opens the URL
+    ("PHONIFY_TOKENS", "ph_good_token_123456, short1"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), WEAK, ids=[f"{n}={v!r}" for n, v in WEAK])
+def test_a_weak_admin_or_url_token_stops_start_up_naming_the_setting(name, value):
+    variable = f"SWITCHBOARD_{name}"
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ={variable: value})
+    message = str(raised.value)
+    assert message.startswith(f"{variable}=<hidden>")
+    assert "12 characters" in message and "secrets.token_urlsafe" in message
+    assert "\n" not in message
+    for token in value.split(","):
+        if len(token.strip()) > 1:  # one letter is in any sentence
+            assert token.strip() not in message
+    # the same through overrides, which tests and embedding code use
+    with pytest.raises(ConfigError, match=variable):
+        load_settings(environ={}, overrides={name.lower(): (
+            value if name == "ADMIN_TOKEN" else tuple(v.strip() for v in value.split(",")))})
+
+
+def test_twelve_characters_is_enough_and_hmac_secrets_keep_any_length():
+    settings = load_settings(environ={
+        "SWITCHBOARD_ADMIN_TOKEN": "x" * 12, "SWITCHBOARD_BOOMWARE_TOKENS": "y" * 12,
+        # Providers issue HMAC secrets; we cannot choose their length.
+        "SWITCHBOARD_HONKIO_SECRETS": "k", "SWITCHBOARD_CANARY_SECRETS": "c"})
+    assert (settings.admin_token, settings.boomware_tokens) == ("x" * 12, ("y" * 12,))
+    assert (settings.honkio_secrets, settings.canary_secrets) == (("k",), ("c",))
+
+
 def test_database_url_error_shows_the_url_without_its_password():
     with pytest.raises(ConfigError) as raised:
         load_settings(environ={"SWITCHBOARD_DATABASE_URL": "mysql://root:hunter2@db/sb"})
@@ -171,6 +208,16 @@ def test_cli_phonify_api_url_without_key_stops_the_worker(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert "SWITCHBOARD_PHONIFY_API_KEY" in lines[0]
+
+
+def test_cli_weak_admin_token_stops_start_up_in_one_line(tmp_path):
+    done = run_cli(tmp_path, "db", "upgrade", ADMIN_TOKEN="a")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr + done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "SWITCHBOARD_ADMIN_TOKEN" in lines[0] and "12 characters" in lines[0]
+    assert not (tmp_path / "cli.db").exists()
 
 
 @pytest.mark.parametrize(("args", "name", "value"), [

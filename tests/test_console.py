@@ -70,7 +70,7 @@ def test_changing_the_admin_token_signs_sessions_out(console_app, settings):
     client.post("/console/login", data={"token": TOKEN})
     assert client.get("/console/").status_code == 200
     console_app.extensions["switchboard"].settings = dataclasses.replace(
-        settings, admin_token="a_new_token")
+        settings, admin_token="a_new_console_token")
     assert client.get("/console/").status_code == 302
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ import time
 from tests.callbacks import honkio_body
 from tests.conftest import SECRETS
 from tests.signing import honkio_headers
-from tests.test_gunicorn_edges import free_port
+from tests.test_gunicorn_edges import free_port, raw_exchange
 
 
 def test_every_line_gunicorn_and_the_app_write_is_json(tmp_path):
@@ -86,3 +87,66 @@ def test_an_access_log_asked_for_is_still_written():
 
     with pytest.raises(AssertionError, match="the access log read"):
         _logger(accesslog="-").access(_Untouchable(), _Untouchable(), {}, timedelta(0))
+
+
+def test_gunicorn_lines_mask_url_tokens_query_strings_and_every_secret(tmp_path):
+    """What gunicorn itself logs about a request (a request line it refuses, a callback
+    killed by the worker timeout, with its traceback) shows no token, query string or
+    configured secret, however short."""
+    boomware, transmitsms = SECRETS["boomware_tokens"][0], SECRETS["transmitsms_tokens"][0]
+    short = "Zq"  # HMAC secrets are the provider's choice: no minimum length
+    port = free_port()
+    env = {**os.environ, "SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path}/sb.db",
+           "SWITCHBOARD_BOOMWARE_TOKENS": boomware,
+           "SWITCHBOARD_TRANSMITSMS_TOKENS": transmitsms,
+           "SWITCHBOARD_HONKIO_SECRETS": short, "WEB_CONCURRENCY": "1",
+           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
+    subprocess.run([sys.executable, "-m", "switchboard.cli", "db", "upgrade"], env=env,
+                   check=True, capture_output=True)
+    server = subprocess.Popen(
+        # an access log asked for too: gunicorn writes it through a handler of its own
+        [sys.executable, "-m", "gunicorn", "-c", "python:switchboard.gunicorn_conf",
+         "--bind", f"127.0.0.1:{port}", "--timeout", "2", "--access-logfile", "-"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/healthz")
+                assert conn.getresponse().status == 200
+                conn.close()
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.1)
+        # A non-ASCII byte: gunicorn refuses the request line and logs it whole.
+        raw_exchange(port, f"GET /webhooks/transmitsms/{transmitsms}?mobile=61400000000"
+                     "&response=helloé HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        raw_exchange(port, f"GET /x/{short}/é HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        # A body that never comes: the worker timeout kills the callback mid-read.
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as slow:
+            slow.sendall(f"POST /webhooks/boomware/{boomware}?number=61400000000 HTTP/1.1\r\n"
+                         "Host: x\r\nContent-Type: application/json\r\n"
+                         "Content-Length: 100\r\n\r\n{".encode())
+            try:
+                while slow.recv(65536):
+                    pass
+            except (ConnectionResetError, TimeoutError):
+                pass
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=30)
+    err += out
+    lines = [json.loads(line) for line in err.splitlines() if line.strip()]
+    gunicorn = " ".join(line["msg"] + line.get("exc", "") for line in lines
+                        if line["logger"].startswith("gunicorn."))
+    # The lines are there, with what an operator needs to know which URL it was.
+    assert "Invalid HTTP request line: 'GET /webhooks/transmitsms/***?***" in gunicorn, err
+    assert "Error handling request POST /webhooks/boomware/***?***" in gunicorn, err
+    assert "SystemExit" in gunicorn, err  # the traceback is kept
+    assert "/x/***/" in gunicorn, err
+    assert '"POST /webhooks/boomware/***?*** HTTP/1.1" 500' in gunicorn, err  # access log
+    for hidden in (boomware, transmitsms, short, "61400000000", "hello", "mobile="):
+        assert hidden not in err, hidden
+    assert '"logger": "gunicorn.error"' in err  # the masks kept each line whole

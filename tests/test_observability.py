@@ -315,6 +315,43 @@ def test_formatter_scrubs_secrets_and_numbers_in_any_message():
     assert route("/webhooks/honkio") == "/webhooks/honkio"
 
 
+def format_line(formatter, msg, *args, exc=None, **fields) -> dict:
+    record = logging.LogRecord("gunicorn.error", logging.ERROR, __file__, 1, msg, args, exc)
+    if fields:
+        record.fields = fields
+    line = formatter.format(record)
+    return json.loads(line)
+
+
+def test_every_secret_is_masked_whatever_its_length_and_the_line_stays_json():
+    formatter = JsonFormatter(secrets=("Zq", 'quote"and\\slash', "tok-secret-1"))
+    line = format_line(formatter, "got %s and %s", "xZqx", 'a quote"and\\slash b',
+                       note="tok-secret-1")
+    assert line["msg"] == "got x***x and a *** b" and line["note"] == "***"
+    # the frame is never masked, so a short secret cannot cost the line its logger or keys
+    assert line["logger"] == "gunicorn.error" and line["level"] == "error"
+    # a secret ending in a backslash must not eat half of an escaped quote
+    assert format_line(JsonFormatter(secrets=("ab\\",)), 'ab"')["msg"] == 'ab"'
+
+
+def test_webhook_tokens_and_query_strings_are_masked_by_their_shape():
+    formatter = JsonFormatter(secrets=())
+    try:
+        raise RuntimeError("bad request GET /webhooks/boomware/abc?number=61400000000")
+    except RuntimeError:
+        exc = sys.exc_info()
+    line = format_line(
+        formatter, "Invalid HTTP request line: %r", 'GET /webhooks/transmitsms/t"ok/x?mobile='
+        '61400000000&response=it\'s"hi" HTTP/1.1', exc=exc)
+    assert line["msg"] == "Invalid HTTP request line: 'GET /webhooks/transmitsms/***?*** " \
+        "HTTP/1.1'"
+    assert "/webhooks/boomware/***?***" in line["exc"] and "61400000000" not in line["exc"]
+    assert format_line(formatter, "GET /WEBHOOKS%2Fphonify%2Fsecret-ish")["msg"] == \
+        "GET /WEBHOOKS%2Fphonify%2F***"
+    # a question mark in prose is not a query string
+    assert format_line(formatter, "why? because")["msg"] == "why? because"
+
+
 def test_private_urls_on_postgresql_warn_at_start_up(capfd, database_url):
     app = create_app(settings=Settings(database_url=database_url, allow_private_urls=True))
     app.extensions["switchboard"].engine.dispose()

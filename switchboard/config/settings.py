@@ -12,6 +12,10 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
 
 PREFIX = "SWITCHBOARD_"
+# A URL token or the admin token is the whole proof a caller gives: short enough to guess or
+# to read off a log line at a glance is not proof.
+MIN_TOKEN_LENGTH = 12
+HOW_TO_MAKE_ONE = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 # The drivers we ship: any other scheme would fail later, deep in create_engine.
 DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
 
@@ -107,16 +111,18 @@ class Settings:
                               metadata={"parse": _database_url, "show": _shown_url})
     honkio_secrets: tuple[str, ...] = field(default=(), metadata={"parse": _csv, "secret": True})
     canary_secrets: tuple[str, ...] = field(default=(), metadata={"parse": _csv, "secret": True})
-    boomware_tokens: tuple[str, ...] = field(default=(), metadata={"parse": _csv, "secret": True})
-    transmitsms_tokens: tuple[str, ...] = field(default=(),
-                                                metadata={"parse": _csv, "secret": True})
-    phonify_tokens: tuple[str, ...] = field(default=(), metadata={"parse": _csv, "secret": True})
+    boomware_tokens: tuple[str, ...] = field(default=(), metadata={"parse": _csv, "secret": True,
+                                                                   "token": True})
+    transmitsms_tokens: tuple[str, ...] = field(default=(), metadata={
+        "parse": _csv, "secret": True, "token": True})
+    phonify_tokens: tuple[str, ...] = field(default=(), metadata={"parse": _csv, "secret": True,
+                                                                 "token": True})
     signature_tolerance: int = field(default=300, metadata={"parse": _positive_int})
     canary_max_age: int = field(default=259200, metadata={"parse": _positive_int})
     max_content_length: int = field(default=262144, metadata={"parse": _positive_int})
     max_events_per_callback: int = field(default=1000, metadata={"parse": _positive_int})
     admin_token: str | None = field(default=None, metadata={"parse": _optional_str,
-                                                             "secret": True})
+                                                             "secret": True, "token": True})
     handler_modules: tuple[str, ...] = field(default=(), metadata={"parse": _modules})
     retry_schedule: tuple[float, ...] = field(
         default=(0, 5, 300, 1800, 7200, 18000, 36000, 36000), metadata={"parse": _schedule})
@@ -155,8 +161,22 @@ def load_settings(environ: Mapping[str, str] | None = None,
             raise ConfigError(f"unknown setting {key!r}")
         values[key] = value
     settings = Settings(**values)
+    _check_tokens(settings)
     _check_together(settings)
     return settings
+
+
+def _check_tokens(settings: Settings) -> None:
+    """On the whole Settings, not in a parser: overrides skip the parsers."""
+    for spec in fields(Settings):
+        if not spec.metadata.get("token"):
+            continue
+        value = getattr(settings, spec.name)
+        tokens = value if isinstance(value, tuple) else (value,) if value else ()
+        if any(len(token) < MIN_TOKEN_LENGTH for token in tokens):
+            raise ConfigError(f"{PREFIX}{spec.name.upper()}=<hidden> is not valid: every token "
+                              f"must be at least {MIN_TOKEN_LENGTH} characters; make one with "
+                              f"{HOW_TO_MAKE_ONE}")
 
 
 def _check_together(settings: Settings) -> None:

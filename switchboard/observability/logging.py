@@ -1,23 +1,27 @@
 """JSON log lines: one object per line, with secrets scrubbed and PII masked.
 
-Callers pass structured fields as `extra={"fields": {...}}`. Whatever a line holds, the
-formatter removes every configured secret and token before it is written, masks the values
-of phone and text fields, and masks E.164 numbers in free text, unless
-SWITCHBOARD_LOG_PII=true. Request paths carrying URL tokens are masked by `route()`.
+Callers pass structured fields as `extra={"fields": {...}}`. Every line, gunicorn's own
+included, goes through one `Masking`: the token segment of `/webhooks/<vendor>/<token>` and
+any query string are masked by their shape, then every configured secret and token is
+removed wherever it appears, whatever its length; the values of phone and text fields, and
+E.164 numbers in free text, are masked unless SWITCHBOARD_LOG_PII=true.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import fields
 from typing import Any
 
 from switchboard.config import Settings
+from switchboard.config.settings import PREFIX
 
 # Field names whose values are personal: phone numbers and message text.
 PII_FIELDS = frozenset({"from", "to", "phone", "mobile", "number", "msisdn", "text", "body",
@@ -25,6 +29,73 @@ PII_FIELDS = frozenset({"from", "to", "phone", "mobile", "number", "msisdn", "te
 E164 = re.compile(r"\+\d{7,15}")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 MASK = "***"
+# Masking runs on a line's JSON text, so a run of URL characters takes a JSON escape (\" or
+# \\) whole: stopping inside one would leave its backslash to escape the closing quote. Runs
+# stop at whitespace and at the string's end, so a mask never crosses into the next value.
+_RUN = r'(?:\\.|[^\s"\\?])+'
+# The token segment and everything after it. "%2F" too: gunicorn decodes it in the path
+# Flask routes, but logs the request line as sent.
+WEBHOOK_TOKEN = re.compile(r"(/webhooks(?:/|%2f)(?:(?!%2f)[^/\s\"\\?])+(?:/|%2f))" + _RUN, re.I)
+# After anything but whitespace, so "a question? Yes" in free text is left alone.
+QUERY = re.compile(r'(?<=\S)\?(?:\\.|[^\s"\\])+')
+
+
+class Masking:
+    """The one masking every log line goes through (see the module's docstring).
+
+    Secrets are removed after the structural masks, so the usual leak, a token in a URL,
+    reads as a clean `***` segment; a short secret (HMAC secrets have no minimum length)
+    is then also removed from unrelated words, the price of never writing it."""
+
+    def __init__(self, secrets: Iterable[str] = (), log_pii: bool = False) -> None:
+        # Each secret as JSON writes it (a quote, a backslash, a control byte escaped): the
+        # text masked is JSON, where the raw form of such a secret could match half of an
+        # escape and unbalance the string. Longest first, so a secret containing another
+        # is removed whole.
+        self.secrets = tuple(sorted({json.dumps(s, ensure_ascii=False)[1:-1]
+                                     for s in secrets if s}, key=len, reverse=True))
+        self.log_pii = log_pii
+
+    def __call__(self, text: str) -> str:
+        """`text`: JSON text (a line's content), or a path, which JSON writes unchanged."""
+        if "/" in text:
+            text = WEBHOOK_TOKEN.sub(r"\1" + MASK, text)
+        if "?" in text:
+            text = QUERY.sub("?" + MASK, text)
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        if not self.log_pii and "+" in text:
+            text = E164.sub(lambda m: mask_value(m.group()), text)
+        return text
+
+
+def secrets_of(settings: Settings) -> tuple[str, ...]:
+    """Every value of a setting marked secret, split into its comma-separated parts."""
+    values: list[str] = []
+    for spec in fields(Settings):
+        if spec.metadata.get("secret"):
+            value = getattr(settings, spec.name)
+            values.extend(value if isinstance(value, tuple) else [value] if value else [])
+    return tuple(values)
+
+
+_process_masking: Masking | None = None
+
+
+def process_masking() -> Masking:
+    """The masking of the settings install() was last given; before any, of the secrets in
+    the environment, for gunicorn's master, which never builds the app (bad settings
+    elsewhere do not stop its lines from being masked)."""
+    global _process_masking
+    if _process_masking is None:
+        values = {}
+        for spec in fields(Settings):
+            raw = os.environ.get(PREFIX + spec.name.upper())
+            if spec.metadata.get("secret") and raw is not None:
+                values[spec.name] = spec.metadata["parse"](raw)  # these parsers never raise
+        _process_masking = Masking(secrets_of(Settings(**values)))
+    return _process_masking
 
 
 def mask_value(value: Any) -> Any:
@@ -60,11 +131,7 @@ def mask_fields(value: Any, depth: int = 0) -> Any:
 
 def route(path: str) -> str:
     """/webhooks/<vendor>/<token> with the token masked; anything past the vendor too."""
-    if path.startswith("/webhooks/"):
-        parts = path.split("/", 4)  # "", "webhooks", vendor, token, rest
-        if len(parts) > 3:
-            return "/".join(parts[:3]) + "/" + MASK
-    return path
+    return WEBHOOK_TOKEN.sub(r"\1" + MASK, path)
 
 
 def request_id(incoming: str | None) -> str:
@@ -74,42 +141,34 @@ def request_id(incoming: str | None) -> str:
     return uuid.uuid4().hex
 
 
-def secrets_of(settings: Settings) -> tuple[str, ...]:
-    values: list[str] = []
-    for name in ("honkio_secrets", "canary_secrets", "boomware_tokens", "transmitsms_tokens",
-                 "phonify_tokens"):
-        values.extend(getattr(settings, name))
-    values.extend(v for v in (settings.admin_token, settings.phonify_api_key) if v)
-    # Longest first, so a secret containing another is removed whole.
-    return tuple(sorted({v for v in values if len(v) >= 4}, key=len, reverse=True))
-
-
 class JsonFormatter(logging.Formatter):
-    def __init__(self, secrets: Iterable[str] = (), log_pii: bool = False) -> None:
+    """Without `secrets`, the process's masking (process_masking()): gunicorn builds this
+    formatter from its logconfig_dict, before and apart from any settings."""
+
+    def __init__(self, secrets: Iterable[str] | None = None, log_pii: bool = False) -> None:
         super().__init__()
-        self.secrets = tuple(secrets)
-        self.log_pii = log_pii
+        self.masking = None if secrets is None else Masking(secrets, log_pii)
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
+        masking = self.masking or process_masking()
+        # The frame is ours and is never masked: a short secret must not cost a line its
+        # time, level or logger, nor a parser its keys.
+        frame = json.dumps({
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
-        }
+        }, ensure_ascii=False, separators=(", ", ": "))
+        entry: dict[str, Any] = {"msg": record.getMessage()}  # msg % args: both masked
         fields = getattr(record, "fields", None)
         if fields:
-            entry.update(fields if self.log_pii else mask_fields(fields))
+            entry.update(fields if masking.log_pii else mask_fields(fields))
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        line = json.dumps(entry, default=str, ensure_ascii=False, separators=(", ", ": "))
-        for secret in self.secrets:
-            if secret in line:
-                line = line.replace(secret, MASK)
-        if not self.log_pii:
-            line = E164.sub(lambda m: mask_value(m.group()), line)
-        return line
+        if record.stack_info:
+            entry["stack"] = record.stack_info
+        content = json.dumps(entry, default=str, ensure_ascii=False, separators=(", ", ": "))
+        return frame[:-1] + ", " + masking(content)[1:]
 
 
 class _JsonHandler(logging.StreamHandler):
@@ -149,7 +208,9 @@ def install(settings: Settings, level: int = logging.INFO) -> None:
             root.removeHandler(old)  # a basicConfig plain-text handler from before
         handler = _JsonHandler(sys.__stderr__ or sys.stderr)
         root.addHandler(handler)
-    handler.setFormatter(JsonFormatter(secrets_of(settings), settings.log_pii))
+    global _process_masking
+    _process_masking = Masking(secrets_of(settings), settings.log_pii)
+    handler.setFormatter(JsonFormatter())  # and so every other JsonFormatter of the process
     root.setLevel(level)
     # Alembic narrates every context it opens (readiness checks open one per probe); its
     # warnings still show, and `db upgrade` turns its migration lines back on.

@@ -38,4 +38,7 @@ def test_vendor_has_everything_it_needs(name):
         "add a row to the Providers table of README.md"
     secret = f"{name}-proof-that-must-never-be-logged"
     assert secret in secrets_of(Settings(**{setting: (secret,)})), \
-        f"add `{setting}` to secrets_of in switchboard/observability/logging.py"
+        f"mark `{setting}` \"secret\": True in switchboard/config/settings.py"
+    (spec,) = [f for f in dataclasses.fields(Settings) if f.name == setting]
+    assert bool(spec.metadata.get("token")) == VENDORS[name].uses_token, \
+        f"mark `{setting}` \"token\": True exactly when its vendor takes a URL token"
