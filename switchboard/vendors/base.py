@@ -276,7 +276,10 @@ class Vendor:
         if self.uses_token:
             check_token(token, secrets)
 
-    def parse(self, inbound: Inbound) -> list[NormalizedEvent]:
+    def parse(self, inbound: Inbound, settings: Any) -> list[NormalizedEvent]:
+        """`settings` as verify() gets them: what a callback means may depend on our own
+        configuration (Phonify's direction on our numbers), and re-normalising a stored
+        receipt must read it the same way the request did."""
         raise NotImplementedError
 
     def sample(self, type_: str | None, secrets: tuple[str, ...], now: datetime) -> SampleRequest:
