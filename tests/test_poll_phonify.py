@@ -17,6 +17,7 @@ from sqlalchemy import select
 from switchboard.cli import cli
 from switchboard.models import PollState, make_engine
 from switchboard.poll import phonify as poller
+from switchboard.router.event_rows import load_event
 from tests.conftest import SECRETS, rows
 from tests.signing import sample_json
 
@@ -148,6 +149,18 @@ def test_without_our_numbers_a_received_message_is_outbound(app, engine, poll_se
     assert ("msg004", "message.sent") in event_types(engine)
 
 
+def test_created_at_in_unix_seconds_or_milliseconds(app, engine, poll_settings, phonify_api,
+                                                    frozen_clock):
+    # 90 s before tests/conftest.py FROZEN_AT, as Phonify may type its "timestamp".
+    phonify_api.messages = [message(0, created_at=1795323510),
+                            message(1, created_at=1795323510250)]
+    summary = poll(engine, poll_settings, frozen_clock)
+    assert (summary.accepted, summary.invalid) == (2, 0)
+    occurred = {r["message_id"]: load_event(engine, r["id"])["occurred_at"]
+                for r in rows(engine, "SELECT id, message_id FROM events")}
+    assert occurred == {"msg000": "2026-11-22T04:58:30Z", "msg001": "2026-11-22T04:58:30.250Z"}
+
+
 def test_second_poll_without_changes_stores_nothing(app, engine, poll_settings, frozen_clock):
     poll(engine, poll_settings, frozen_clock)
     frozen_clock.advance(30)
@@ -246,7 +259,8 @@ def test_unusable_messages(app, engine, poll_settings, phonify_api, frozen_clock
     assert (second.accepted, second.invalid, second.unchanged) == (0, 2, 2)
     failed = rows(engine, "SELECT error FROM receipts WHERE state = 'failed'")
     assert [r["error"] for r in failed] == [
-        "invalid_field: field 'created_at' is not an ISO 8601 time"]
+        "invalid_field: field 'created_at' is not an ISO 8601 time, or Unix seconds or "
+        "milliseconds"]
     assert event_types(engine) == [("msg001", "message.sent")]
 
 

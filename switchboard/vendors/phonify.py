@@ -32,7 +32,7 @@ from switchboard.vendors.base import (
     e164,
     event,
     hashed_key,
-    iso_time,
+    iso_or_unix_time,
     map_status,
     optional,
     optional_str,
@@ -75,8 +75,10 @@ def message_event(message: Any, ours: tuple[str, ...], prefix: str = "") -> Norm
     """One message object as one event; `ours` are our Phonify numbers in E.164."""
     message_id = storable(require(message, "id", prefix=prefix), f"{prefix}id")
     state = require(message, "state", prefix=prefix)
-    created = optional_str(message, "created_at")
-    occurred_at = iso_time(created, f"{prefix}created_at") if created else None
+    created = optional(message, "created_at")
+    # Typed only "timestamp" in the docs: ISO 8601, or Unix seconds or milliseconds.
+    occurred_at = (iso_or_unix_time(created, f"{prefix}created_at") if created is not None
+                   else None)
     phone = optional(message, "phone")  # the other party: its country is the one of `to`
     country = optional(phone, "country") if isinstance(phone, dict) else None
     to = e164(optional_str(message, "to"), country)
