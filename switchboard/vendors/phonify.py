@@ -5,7 +5,8 @@ Phonify documents no callbacks. A relay may POST one message object, or a list o
 `/webhooks/phonify/<token>` (a token of SWITCHBOARD_PHONIFY_TOKENS), and
 `switchboard.poll.phonify` lists the API and feeds each new or changed message through
 this same parse. The object is `{id, body, to, origin: {number, ...}, phone: {number, ...},
-state: unconfirmed|sent|error, created_at}`.
+state: unconfirmed|sent|error, created_at}`; `created_at` is typed only "timestamp", so
+ISO 8601 and Unix seconds or milliseconds are read (base.iso_or_unix_time).
 
 The docs say sent and received messages share the object and give it no direction, so
 (ours) a message is inbound when its `to` is one of the numbers we rent at Phonify

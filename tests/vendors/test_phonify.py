@@ -359,3 +359,19 @@ def test_received_stored_as_sent_before_the_numbers_were_set(client_with, engine
     assert again.get_json() == {"status": "duplicate", "event_ids": after.get_json()["event_ids"]}
     stored = rows(engine, "SELECT type FROM events ORDER BY id")
     assert [r["type"] for r in stored] == ["message.sent", "message.received"]
+
+
+def test_renormalize_after_the_numbers_were_set_adds_the_received(client_with, engine,
+                                                                  settings, frozen_clock):
+    answer = client_with(phonify_numbers=()).post(
+        f"/webhooks/phonify/{TOKEN}", data=received(), headers={"Content-Type":
+                                                                "application/json"})
+    (sent_id,) = answer.get_json()["event_ids"]
+    result = replay(engine, dataclasses.replace(settings, phonify_numbers=OURS),
+                    ReplayRequest(filter={"vendor": "phonify"}, renormalize=True),
+                    frozen_clock())
+    # A new reading has a new dedup key: a new event, and the old one is left as it was.
+    assert (result.renormalized["created"], result.renormalized["changed_count"]) == (1, 0)
+    stored = rows(engine, "SELECT id, type FROM events ORDER BY id")
+    assert [(r["id"] == sent_id, r["type"]) for r in stored] == [
+        (True, "message.sent"), (False, "message.received")]
