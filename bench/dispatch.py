@@ -117,7 +117,7 @@ def store_events(engine, count: int) -> None:
     vendor = honkio.vendor
     for _ in range(count):
         inbound = Inbound("honkio", "POST", honkio_body(clock.now()), headers={})
-        ingest(engine, inbound, vendor.kept_headers, vendor.parse(inbound), clock.now())
+        ingest(engine, inbound, vendor.kept_headers, vendor.parse(inbound, None), clock.now())
 
 
 def wait_count(port: int, count: int, timeout: float) -> dict:

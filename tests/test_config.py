@@ -34,6 +34,7 @@ DESIGN_DEFAULTS = {
     "PHONIFY_API_URL": None,
     "PHONIFY_API_KEY": None,
     "PHONIFY_POLL_INTERVAL": "30",
+    "PHONIFY_NUMBERS": None,
     "LOG_PII": "false",  # issue 6: not yet in DESIGN.md's table
 }
 
@@ -98,6 +99,11 @@ BAD = [
     ("DELIVERY_TIMEOUT", "inf"),
     ("DELIVERY_TIMEOUT", "fast"),
     ("PHONIFY_POLL_INTERVAL", "-30"),
+    ("PHONIFY_NUMBERS", "+34911000000,911000000"),  # no country code: whose 911?
+    ("PHONIFY_NUMBERS", "+34911000000,our long code"),
+    ("PHONIFY_NUMBERS", "+1 555"),  # too short to be a number
+    ("PHONIFY_NUMBERS", "+999123456789"),  # no such country code
+    ("PHONIFY_NUMBERS", "+34911000000;ext=2"),  # an extension cannot receive an SMS
     ("DATABASE_URL", ""),
     ("DATABASE_URL", "mysql://root:hunter2@db.internal/sb"),
     ("DATABASE_URL", "postgresql+psycopg2://sb:hunter2@127.0.0.1/sb"),
@@ -156,6 +162,22 @@ def test_twelve_characters_is_enough_and_hmac_secrets_keep_any_length():
         "SWITCHBOARD_HONKIO_SECRETS": "k", "SWITCHBOARD_CANARY_SECRETS": "c"})
     assert (settings.admin_token, settings.boomware_tokens) == ("x" * 12, ("y" * 12,))
     assert (settings.honkio_secrets, settings.canary_secrets) == (("k",), ("c",))
+
+
+def test_phonify_numbers_are_read_in_any_international_form_as_e164():
+    settings = load_settings(environ={"SWITCHBOARD_PHONIFY_NUMBERS":
+                                      " +34 911 00 00 00, tel:+44-7700-900000,,+34911000000 "})
+    # Duplicates collapse; +44 7700 900xxx is a range reserved for tests, still a number.
+    assert settings.phonify_numbers == ("+34911000000", "+447700900000")
+    assert load_settings(environ={"SWITCHBOARD_PHONIFY_NUMBERS": ""}).phonify_numbers == ()
+
+
+def test_phonify_number_error_names_the_number():
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ={"SWITCHBOARD_PHONIFY_NUMBERS": "+34911000000, 911000000"})
+    assert str(raised.value) == (
+        "SWITCHBOARD_PHONIFY_NUMBERS='+34911000000, 911000000' is not valid: '911000000' is "
+        "not a phone number with its country code (e.g. +34911000000)")
 
 
 def test_database_url_error_shows_the_url_without_its_password():
@@ -228,8 +250,9 @@ def test_cli_weak_admin_token_stops_start_up_in_one_line(tmp_path):
     (("db", "upgrade"), "DATABASE_URL", f"sqlite:///{__file__}/x.db"),
     (("simulate", "canary"), "RETRY_SCHEDULE", ""),
     (("serve",), "ALLOW_PRIVATE_URLS", "maybe"),
+    (("worker",), "PHONIFY_NUMBERS", "+34911000000,911000000"),
 ], ids=["db-upgrade-int", "db-upgrade-driver", "db-upgrade-port", "db-upgrade-sqlite-path",
-        "simulate", "serve"])
+        "simulate", "serve", "worker-phonify-numbers"])
 def test_cli_bad_setting_is_one_line_without_traceback(tmp_path, args, name, value):
     done = run_cli(tmp_path, *args, **{name: value})
     assert done.returncode != 0

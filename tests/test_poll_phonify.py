@@ -17,11 +17,13 @@ from sqlalchemy import select
 from switchboard.cli import cli
 from switchboard.models import PollState, make_engine
 from switchboard.poll import phonify as poller
+from switchboard.router.event_rows import load_event
 from tests.conftest import SECRETS, rows
 from tests.signing import sample_json
 
 API_KEY = "ph_live_0123456789"
 PAGE = 2
+OURS = ("+34911000000",)  # SWITCHBOARD_PHONIFY_NUMBERS: the sample is sent from it
 
 
 def message(index: int, state: str = "sent", **fields) -> dict:
@@ -79,9 +81,10 @@ class FakePhonify:
 
 @pytest.fixture
 def phonify_api():
+    # msg004 is a customer's SMS to us, as Phonify lists it: no direction, only `to`.
     fake = FakePhonify([message(0, "unconfirmed"), message(1, "sent"), message(2, "error"),
                         message(3, "unconfirmed"),
-                        message(4, "sent", direction="inbound", to="+34911000000",
+                        message(4, "sent", to="+34911000000",
                                 origin={"number": "+34600000000", "country": "ES"})])
     fake.thread.start()
     yield fake
@@ -92,7 +95,7 @@ def phonify_api():
 @pytest.fixture
 def poll_settings(settings, phonify_api):
     return dataclasses.replace(settings, phonify_api_url=phonify_api.url,
-                               phonify_api_key=API_KEY)
+                               phonify_api_key=API_KEY, phonify_numbers=OURS)
 
 
 def poll(engine, poll_settings, frozen_clock):
@@ -128,6 +131,34 @@ def test_first_poll_ingests_every_page(app, engine, poll_settings, phonify_api, 
                 rows(engine, "SELECT message_id, status FROM message_status")}
     assert statuses == {"msg000": "accepted", "msg001": "sent", "msg002": "failed",
                         "msg003": "accepted"}
+
+
+def test_received_message_is_inbound_from_its_origin(app, engine, poll_settings,
+                                                     frozen_clock):
+    poll(engine, poll_settings, frozen_clock)
+    (stored,) = rows(engine, "SELECT type, data FROM events WHERE message_id = 'msg004'")
+    data = stored["data"] if isinstance(stored["data"], dict) else json.loads(stored["data"])
+    assert (stored["type"], data["direction"], data["from"], data["to"]) == (
+        "message.received", "inbound", "+34600000000", "+34911000000")
+
+
+def test_without_our_numbers_a_received_message_is_outbound(app, engine, poll_settings,
+                                                            frozen_clock):
+    # README: without SWITCHBOARD_PHONIFY_NUMBERS nothing Phonify lists can be told inbound.
+    poll(engine, dataclasses.replace(poll_settings, phonify_numbers=()), frozen_clock)
+    assert ("msg004", "message.sent") in event_types(engine)
+
+
+def test_created_at_in_unix_seconds_or_milliseconds(app, engine, poll_settings, phonify_api,
+                                                    frozen_clock):
+    # 90 s before tests/conftest.py FROZEN_AT, as Phonify may type its "timestamp".
+    phonify_api.messages = [message(0, created_at=1795323510),
+                            message(1, created_at=1795323510250)]
+    summary = poll(engine, poll_settings, frozen_clock)
+    assert (summary.accepted, summary.invalid) == (2, 0)
+    occurred = {r["message_id"]: load_event(engine, r["id"])["occurred_at"]
+                for r in rows(engine, "SELECT id, message_id FROM events")}
+    assert occurred == {"msg000": "2026-11-22T04:58:30Z", "msg001": "2026-11-22T04:58:30.250Z"}
 
 
 def test_second_poll_without_changes_stores_nothing(app, engine, poll_settings, frozen_clock):
@@ -228,7 +259,8 @@ def test_unusable_messages(app, engine, poll_settings, phonify_api, frozen_clock
     assert (second.accepted, second.invalid, second.unchanged) == (0, 2, 2)
     failed = rows(engine, "SELECT error FROM receipts WHERE state = 'failed'")
     assert [r["error"] for r in failed] == [
-        "invalid_field: field 'created_at' is not an ISO 8601 time"]
+        "invalid_field: field 'created_at' is not an ISO 8601 time, or Unix seconds or "
+        "milliseconds"]
     assert event_types(engine) == [("msg001", "message.sent")]
 
 

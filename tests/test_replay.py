@@ -198,11 +198,11 @@ def test_renormalize_parses_receipts_that_failed_on_arrival(client, engine, sett
     assert [r["state"] for r in table(engine, Receipt)] == ["failed"]
     original = honkio.HonkIO.parse
 
-    def fixed(self, inbound):  # the mapping fix: read the renamed field too
+    def fixed(self, inbound, settings):  # the mapping fix: read the renamed field too
         data = inbound.json.get("data", {})
         if "msg_id" in data:
             data["message_id"] = data["msg_id"]
-        return original(self, inbound)
+        return original(self, inbound, settings)
 
     monkeypatch.setattr(honkio.HonkIO, "parse", fixed)
     answer = replay_from_json(engine, settings, {"filter": {"vendor": "honkio"},

@@ -67,7 +67,7 @@ def answer(state, notes: http.Notes, req: Request, vendor_name: str,
     except BadPayload as exc:
         return _bad_payload(state, notes, vendor, inbound, exc, now)
     try:
-        events = vendor.parse(inbound)
+        events = vendor.parse(inbound, settings)
     except BadPayload as exc:
         return _bad_payload(state, notes, vendor, inbound, exc, now)
     if len(events) > settings.max_events_per_callback:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+import phonenumbers
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -105,6 +106,27 @@ def _modules(value: str) -> tuple[str, ...]:
     return _csv(value)
 
 
+def _phone_numbers(value: str) -> tuple[str, ...]:
+    """Numbers in E.164, the form vendor modules give `to`, so a membership test is exact.
+
+    Each needs its country code (`+34 911 00 00 00`, `tel:+34-911-000-000`): without one,
+    `911000000` would be a different number in every country. Only the length is checked
+    (is_possible_number), not the numbering plan, so a range that is new or reserved for
+    tests (+44 7700 900xxx) is not refused by a stale copy of the plan.
+    """
+    numbers = []
+    for part in _csv(value):
+        try:
+            parsed = phonenumbers.parse(part, None)
+        except phonenumbers.NumberParseException:
+            parsed = None
+        if parsed is None or parsed.extension or not phonenumbers.is_possible_number(parsed):
+            raise ValueError(f"{part!r} is not a phone number with its country code "
+                             "(e.g. +34911000000)")
+        numbers.append(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+    return tuple(dict.fromkeys(numbers))
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default="sqlite:///var/switchboard.db",
@@ -133,6 +155,7 @@ class Settings:
     phonify_api_key: str | None = field(default=None, metadata={"parse": _optional_str,
                                                                  "secret": True})
     phonify_poll_interval: float = field(default=30.0, metadata={"parse": _positive_float})
+    phonify_numbers: tuple[str, ...] = field(default=(), metadata={"parse": _phone_numbers})
     log_pii: bool = field(default=False, metadata={"parse": _bool})
 
     def secrets_for(self, vendor: str) -> tuple[str, ...]:

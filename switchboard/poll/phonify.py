@@ -85,7 +85,7 @@ def poll_once(engine: Engine, settings: Any, now_fn: Callable[[], datetime] | No
             break
         summary.pages += 1
         summary.listed += len(page)
-        ingest_page(engine, page, summary, now_fn)
+        ingest_page(engine, settings, page, summary, now_fn)
         if len(page) < page_size:
             break
         offset += len(page)
@@ -114,7 +114,7 @@ def fetch_page(http: requests.Session, settings: Any, offset: int, limit: int) -
     return body
 
 
-def ingest_page(engine: Engine, page: list, summary: PollSummary,
+def ingest_page(engine: Engine, settings: Any, page: list, summary: PollSummary,
                 now_fn: Callable[[], datetime]) -> None:
     identified = [(message, identity(message)) for message in page]
     seen = remembered(engine, [key[0] for _, key in identified if key])
@@ -131,7 +131,7 @@ def ingest_page(engine: Engine, page: list, summary: PollSummary,
         inbound = Inbound(vendor.name, "POST", json.dumps(message).encode(), headers={},
                           content_type="application/json")
         try:
-            events = vendor.parse(inbound)
+            events = vendor.parse(inbound, settings)
         except BadPayload as exc:
             # Kept for re-normalisation once, not once per run.
             store_failed_receipt(engine, inbound, vendor.kept_headers,

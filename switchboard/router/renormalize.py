@@ -29,7 +29,7 @@ SHOWN_CHANGES = 100
 COMPARED = ("type", "status", "message_id", "vendor_event_id", "occurred_at", "data")
 
 
-def renormalize(engine: Engine, request: ReplayRequest, now: datetime,
+def renormalize(engine: Engine, settings: Any, request: ReplayRequest, now: datetime,
                 result: ReplayResult,
                 progress: Callable[[ReplayResult], None] | None = None) -> None:
     """Re-parse the receipts behind the request's events (and, for a filter of vendor and
@@ -45,7 +45,7 @@ def renormalize(engine: Engine, request: ReplayRequest, now: datetime,
             batch = conn.execute(_receipt_query(request, result.last_receipt_id or "")).all()
             owed: list[str] = []
             for receipt in batch:
-                owed.extend(_one(conn, receipt, report, now))
+                owed.extend(_one(conn, settings, receipt, report, now))
             matched, enqueued = _replay_owed(conn, request, owed, now)
             if request.dry_run:
                 conn.rollback()
@@ -102,7 +102,8 @@ def _receipt_query(request: ReplayRequest, after: str):
     return query
 
 
-def _one(conn: Connection, receipt: Any, report: dict, now: datetime) -> list[str]:
+def _one(conn: Connection, settings: Any, receipt: Any, report: dict,
+         now: datetime) -> list[str]:
     """Parse one receipt again; the ids of the events it changed or created."""
     vendor = get_vendor(receipt.vendor)
     if vendor is None:
@@ -112,7 +113,7 @@ def _one(conn: Connection, receipt: Any, report: dict, now: datetime) -> list[st
                       headers=receipt.headers or {}, query_string=receipt.query_string or "",
                       content_type=receipt.content_type)
     try:
-        events = vendor.parse(inbound)
+        events = vendor.parse(inbound, settings)
     except BadPayload as exc:
         report["still_failing"] += 1
         conn.execute(update(_receipts).where(_receipts.c.id == receipt.id)

@@ -142,7 +142,7 @@ def replay(engine: Engine, settings: Settings, request: ReplayRequest, now: date
         from switchboard.router.renormalize import renormalize
 
         _check_after(request.after, RECEIPT_PREFIX)
-        renormalize(engine, request, now, result, progress)
+        renormalize(engine, settings, request, now, result, progress)
         return result
     _check_after(request.after, EVENT_PREFIX)
     result.last_event_id = request.after

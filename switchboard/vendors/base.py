@@ -8,7 +8,7 @@ import hmac
 import json
 import math
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
@@ -209,13 +209,13 @@ def _parsed(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
         return None
 
 
-def iso_time(value: Any, field: str) -> datetime:
+def iso_time(value: Any, field: str, expected: str = "an ISO 8601 time") -> datetime:
     if not isinstance(value, str):
-        raise BadPayload("invalid_field", f"field {field!r} must be an ISO 8601 time", field)
+        raise BadPayload("invalid_field", f"field {field!r} must be {expected}", field)
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise BadPayload("invalid_field", f"field {field!r} is not an ISO 8601 time",
+        raise BadPayload("invalid_field", f"field {field!r} is not {expected}",
                          field) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -225,22 +225,46 @@ def iso_time(value: Any, field: str) -> datetime:
         raise BadPayload("invalid_field", f"field {field!r} is out of range", field) from None
 
 
-# More digits than any Unix time in milliseconds; also far under the 4,300 digits past which
-# int() refuses a string with a ValueError of its own.
-_UNIX_DIGITS = 20
+# 10**11 seconds is the year 5138 and 10**11 milliseconds is March 1973: no message time is
+# both, so where a provider does not say which unit it uses, the size tells.
+MILLISECONDS_ABOVE = 10**11
+# More digits than any datetime holds. Checked before int(), which raises ValueError past
+# 4,300 digits.
+MAX_TIME_DIGITS = 20
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def unix_time(value: Any, field: str) -> datetime:
-    if isinstance(value, str) and value.strip().isdigit():
-        if len(value.strip()) > _UNIX_DIGITS:
+def _digits(value: Any) -> bool:
+    # ASCII only: str.isdigit() is also true of "²", which int() cannot read.
+    return isinstance(value, str) and value.strip().isascii() and value.strip().isdigit()
+
+
+def unix_time(value: Any, field: str, *, milliseconds: bool = False) -> datetime:
+    """Unix seconds, a JSON number or a string of digits. With `milliseconds` (for a provider
+    that does not say which), a value above MILLISECONDS_ABOVE is Unix milliseconds."""
+    expected = "Unix seconds or milliseconds" if milliseconds else "Unix seconds"
+    if _digits(value):
+        if len(value.strip()) > MAX_TIME_DIGITS:
             raise BadPayload("invalid_field", f"field {field!r} is out of range", field)
         value = int(value)
     if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise BadPayload("invalid_field", f"field {field!r} must be Unix seconds", field)
+        raise BadPayload("invalid_field", f"field {field!r} must be {expected}", field)
     try:
+        if milliseconds and value > MILLISECONDS_ABOVE:
+            # timedelta keeps an integer's milliseconds exact; a float division may not.
+            return EPOCH + timedelta(milliseconds=value)
         return datetime.fromtimestamp(value, UTC)
     except (OverflowError, OSError, ValueError):
         raise BadPayload("invalid_field", f"field {field!r} is out of range", field) from None
+
+
+def iso_or_unix_time(value: Any, field: str) -> datetime:
+    """A time typed only "timestamp" (Phonify's `created_at`): ISO 8601, or Unix seconds or
+    milliseconds (unix_time's rule) as a number or a string of digits. A string of digits is
+    always Unix time, so ISO 8601's basic date `20240115` is not read as a date."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) or _digits(value):
+        return unix_time(value, field, milliseconds=True)
+    return iso_time(value, field, "an ISO 8601 time, or Unix seconds or milliseconds")
 
 
 def map_status(table: Mapping[str, str], vendor_status: str | None) -> str:
@@ -283,7 +307,10 @@ class Vendor:
         if self.uses_token:
             check_token(token, secrets)
 
-    def parse(self, inbound: Inbound) -> list[NormalizedEvent]:
+    def parse(self, inbound: Inbound, settings: Any) -> list[NormalizedEvent]:
+        """`settings` as verify() gets them: what a callback means may depend on our own
+        configuration (Phonify's direction on our numbers), and re-normalising a stored
+        receipt must read it the same way the request did."""
         raise NotImplementedError
 
     def sample(self, type_: str | None, secrets: tuple[str, ...], now: datetime) -> SampleRequest:

@@ -59,7 +59,7 @@ class Boomware(Vendor):
     name = NAME
     uses_token = True
 
-    def parse(self, inbound: Inbound) -> list[NormalizedEvent]:
+    def parse(self, inbound: Inbound, settings: Any) -> list[NormalizedEvent]:
         body = inbound.json
         require(body, "timestamp", (int, float, str))  # also: 400 if the body is not an object
         if "requestId" not in body and ("messageId" in body or "from" in body):

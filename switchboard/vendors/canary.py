@@ -66,7 +66,7 @@ class Canary(Vendor):
                            f"({settings.canary_max_age}s back, "
                            f"{settings.signature_tolerance}s ahead)")
 
-    def parse(self, inbound: Inbound) -> list[NormalizedEvent]:
+    def parse(self, inbound: Inbound, settings: Any) -> list[NormalizedEvent]:
         body = inbound.json
         event_id = storable(require(body, "id"), "id", 200 - len(KEY_PREFIX))
         type_ = storable(require(body, "type"), "type", 64)

@@ -78,7 +78,7 @@ class HonkIO(Vendor):
         if isinstance(body_type, str) and inbound.header(EVENT) != body_type:
             raise Rejected("invalid_signature", f"{EVENT} does not match the body's type")
 
-    def parse(self, inbound: Inbound) -> list[NormalizedEvent]:
+    def parse(self, inbound: Inbound, settings: Any) -> list[NormalizedEvent]:
         body = inbound.json
         event_id = storable(require(body, "id"), "id", 200 - len("honkio:"))
         type_ = storable(require(body, "type"), "type", 64)

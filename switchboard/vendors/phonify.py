@@ -5,12 +5,16 @@ Phonify documents no callbacks. A relay may POST one message object, or a list o
 `/webhooks/phonify/<token>` (a token of SWITCHBOARD_PHONIFY_TOKENS), and
 `switchboard.poll.phonify` lists the API and feeds each new or changed message through
 this same parse. The object is `{id, body, to, origin: {number, ...}, phone: {number, ...},
-state: unconfirmed|sent|error, created_at}`.
+state: unconfirmed|sent|error, created_at}`; `created_at` is typed only "timestamp", so
+ISO 8601 and Unix seconds or milliseconds are read (base.iso_or_unix_time).
 
-(ours) The docs say sent and received messages share the object but not how to tell them
-apart: a message is inbound when it says so in `direction` (`inbound`, `received`,
-`incoming`, `mo`) or its `state` is `received`. It becomes `message.received`, once, however
-its state moves later. Dedup key: provider + message id + state.
+The docs say sent and received messages share the object and give it no direction, so
+(ours) a message is inbound when its `to` is one of the numbers we rent at Phonify
+(SWITCHBOARD_PHONIFY_NUMBERS, compared in E.164), its sender then being `origin.number`.
+A relay may also say so in `direction` (`inbound`, `received`, `incoming`, `mo`), and a
+`state` of `received` (undocumented, accepted before the numbers were) still counts.
+Anything else is outbound. An inbound message becomes `message.received`, once, however its
+state moves later. Dedup key: provider + message id + state (`received` for inbound).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from switchboard.vendors.base import (
     e164,
     event,
     hashed_key,
-    iso_time,
+    iso_or_unix_time,
     map_status,
     optional,
     optional_str,
@@ -48,7 +52,10 @@ INBOUND_DIRECTIONS = {"inbound", "received", "incoming", "mo"}
 INBOUND_STATES = {"received"}
 
 
-def is_inbound(message: dict) -> bool:
+def is_inbound(message: dict, to: str | None, ours: tuple[str, ...]) -> bool:
+    """`to` in E.164, as `ours` is: Phonify writes it with the `+` but a relay may not."""
+    if to is not None and to in ours:
+        return True
     direction = (optional_str(message, "direction") or "").lower()
     state = (optional_str(message, "state") or "").lower()
     return direction in INBOUND_DIRECTIONS or state in INBOUND_STATES
@@ -65,17 +72,20 @@ def number_of(message: dict, name: str) -> str | None:
     return None
 
 
-def message_event(message: Any, prefix: str = "") -> NormalizedEvent:
-    """One message object as one event."""
+def message_event(message: Any, ours: tuple[str, ...], prefix: str = "") -> NormalizedEvent:
+    """One message object as one event; `ours` are our Phonify numbers in E.164."""
     message_id = storable(require(message, "id", prefix=prefix), f"{prefix}id")
     state = require(message, "state", prefix=prefix)
-    created = optional_str(message, "created_at")
-    occurred_at = iso_time(created, f"{prefix}created_at") if created else None
+    created = optional(message, "created_at")
+    # Typed only "timestamp" in the docs: ISO 8601, or Unix seconds or milliseconds.
+    occurred_at = (iso_or_unix_time(created, f"{prefix}created_at") if created is not None
+                   else None)
     phone = optional(message, "phone")  # the other party: its country is the one of `to`
     country = optional(phone, "country") if isinstance(phone, dict) else None
-    common = {"message_id": message_id, "to": e164(optional_str(message, "to"), country),
-              "text": optional_str(message, "body"), "account_id": None}
-    if is_inbound(message):
+    to = e164(optional_str(message, "to"), country)
+    common = {"message_id": message_id, "to": to, "text": optional_str(message, "body"),
+              "account_id": None}
+    if is_inbound(message, to, ours):
         key = hashed_key(NAME, message_id, "received")
         return event(NAME, "message.received", key, occurred_at, message,
                      direction="inbound", vendor_status=state,
@@ -91,13 +101,15 @@ class Phonify(Vendor):
     name = NAME
     uses_token = True
 
-    def parse(self, inbound: Inbound) -> list[NormalizedEvent]:
+    def parse(self, inbound: Inbound, settings: Any) -> list[NormalizedEvent]:
+        ours = settings.phonify_numbers
         body = inbound.json
         if isinstance(body, list):
             if not body:
                 raise BadPayload("invalid_field", "body is an empty list of messages")
-            return [message_event(message, f"[{index}].") for index, message in enumerate(body)]
-        return [message_event(body)]
+            return [message_event(message, ours, f"[{index}].")
+                    for index, message in enumerate(body)]
+        return [message_event(body, ours)]
 
     def sample(self, type_: str | None, secrets: tuple[str, ...], now: datetime) -> SampleRequest:
         type_ = type_ or "message.sent"

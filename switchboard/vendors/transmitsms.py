@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlencode
 
 from switchboard.events import NormalizedEvent
@@ -62,7 +63,7 @@ class TransmitSMS(Vendor):
     uses_token = True
     methods = ("GET", "POST")
 
-    def parse(self, inbound: Inbound) -> list[NormalizedEvent]:
+    def parse(self, inbound: Inbound, settings: Any) -> list[NormalizedEvent]:
         fields = inbound.form
         if "response_id" in fields or "response" in fields:
             return self._reply(fields)

@@ -90,7 +90,10 @@ CASES = [
          field="timestamp"),
     Case("timestamp past year 9999", body_with(DLR, timestamp=10**13), 400, "invalid_field",
          field="timestamp"),
-    Case("timestamp of 5,000 digits", body_with(DLR, timestamp="9" * 5000), 400,
+    # int() refuses a string of over 4,300 digits, and "²" is a digit it cannot read
+    Case("timestamp of 5,000 digits as a string", body_with(DLR, timestamp="1" * 5000), 400,
+         "invalid_field", field="timestamp"),
+    Case("timestamp a superscript digit", body_with(DLR, timestamp="\u00b2"), 400,
          "invalid_field", field="timestamp"),
     # what the id and type columns cannot hold is the caller's 400, not our 503
     Case("requestId of 201 characters", body_with(DLR, requestId="r" * 201), 400,

@@ -3,12 +3,16 @@ what each becomes. The poller is tested in tests/test_poll_phonify.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
+from switchboard.app import create_app
 from switchboard.router.event_rows import load_event
+from switchboard.router.replay import ReplayRequest, replay
 from switchboard.vendors import phonify
 from tests.conftest import SECRETS, rows
 from tests.signing import sample_bytes, sample_json
@@ -30,6 +34,22 @@ def body_with(drop: str | None = None, **fields) -> bytes:
 
 INBOUND = {"direction": "inbound", "to": "+34911000000",
            "origin": {"number": "34600000000", "country": "ES", "carrier": "Movistar"}}
+# The number the sample was sent from is one we rent: SWITCHBOARD_PHONIFY_NUMBERS.
+OURS = ("+34911000000",)
+CUSTOMER = {"number": "+34600000000", "country": "ES", "carrier": "Movistar"}
+# A customer's SMS to us as Phonify lists it: the same object as a sent one, no direction.
+# The docs do not say whose `phone` is then; both readings are below.
+RECEIVED = {"id": "5f1c2b0d11", "body": "STOP", "to": "+34911000000", "origin": CUSTOMER,
+            "phone": CUSTOMER, "state": "sent", "created_at": "2026-11-22T04:58:30Z"}
+RECEIVED_DATA = {"direction": "inbound", "status": None, "from": "+34600000000",
+                 "to": "+34911000000", "text": "STOP"}
+# Relative to tests/conftest.py FROZEN_AT (2026-11-22T05:00:00Z): 90 s before it.
+BEFORE = 1795323510
+BEFORE_ISO = "2026-11-22T04:58:30Z"
+
+
+def received(**fields) -> bytes:
+    return json.dumps(RECEIVED | fields).encode()
 
 
 @dataclass
@@ -43,6 +63,9 @@ class Case:
     field: str | None = None
     vendor_status: str | None = None
     normalised: str | None = None
+    numbers: tuple[str, ...] = OURS  # SWITCHBOARD_PHONIFY_NUMBERS of the app
+    data: dict[str, Any] | None = None  # expected in the (first) event's data
+    occurred_at: str | None = None  # expected occurred_at of the (first) event
 
 
 # Copied from ../shared/vendors/CALLBACKS.md, "Phonify", states: vendor value -> ours.
@@ -62,6 +85,30 @@ CASES = [
     # inbound
     Case("inbound by direction", body_with(**INBOUND), 200, "message.received"),
     Case("inbound by state", body_with(state="received"), 200, "message.received"),
+    # inbound by our number: what Phonify itself lists, no direction anywhere
+    Case("received: to our number", received(), 200, "message.received", data=RECEIVED_DATA,
+         occurred_at=BEFORE_ISO),
+    Case("received: phone is ours", received(phone={"number": "+34911000000", "country": "ES",
+                                                     "carrier": None}),
+         200, "message.received", data=RECEIVED_DATA),
+    Case("received: to our number without +", received(to="34911000000"), 200,
+         "message.received", data=RECEIVED_DATA),
+    Case("received: to our number written nationally", received(to="911 00 00 00"), 200,
+         "message.received", data=RECEIVED_DATA),
+    Case("received: unconfirmed", received(state="unconfirmed"), 200, "message.received",
+         data=RECEIVED_DATA | {"vendor_status": "unconfirmed"}),
+    Case("received among sent in one list", json.dumps([message(), RECEIVED]).encode(), 200,
+         "message.sent,message.received"),
+    Case("sent to a customer from our number", sample_bytes(SENT), 200, "message.sent",
+         vendor_status="sent", normalised="sent", data={"from": "+34911000000",
+                                                         "to": "+34600000000"}),
+    Case("sent to a number that is not ours", received(to="+34911000001"), 200,
+         "message.sent", vendor_status="sent", normalised="sent"),
+    Case("relay's direction without our numbers", body_with(**INBOUND), 200,
+         "message.received", numbers=(), data={"direction": "inbound"}),
+    # without SWITCHBOARD_PHONIFY_NUMBERS a received SMS cannot be told from a sent one
+    Case("received, no numbers configured", received(), 200, "message.sent", numbers=(),
+         vendor_status="sent", normalised="sent"),
     # a list of message objects
     Case("a list of two", json.dumps([message(), message(id="5f1c2a9e7c", state="error")])
          .encode(), 200, "message.sent,message.failed"),
@@ -84,8 +131,47 @@ CASES = [
       for name in ("id", "state")],
     Case("second of a list missing state", json.dumps([message(), message(drop="state")])
          .encode(), 400, "missing_field", field="[1].state"),
+    # created_at is typed only "timestamp": ISO 8601, or Unix seconds or milliseconds
+    Case("created_at ISO 8601 with an offset", received(created_at="2026-11-22T05:58:30+01:00"),
+         200, "message.received", occurred_at=BEFORE_ISO),
+    Case("created_at Unix seconds", received(created_at=BEFORE), 200, "message.received",
+         occurred_at=BEFORE_ISO),
+    Case("created_at Unix seconds as a string", received(created_at=str(BEFORE)), 200,
+         "message.received", occurred_at=BEFORE_ISO),
+    Case("created_at Unix seconds with a fraction", received(created_at=BEFORE + 0.25), 200,
+         "message.received", occurred_at="2026-11-22T04:58:30.250Z"),
+    Case("created_at Unix milliseconds", received(created_at=BEFORE * 1000 + 250), 200,
+         "message.received", occurred_at="2026-11-22T04:58:30.250Z"),
+    Case("created_at Unix milliseconds as a string", received(created_at=f"{BEFORE}250"),
+         200, "message.received", occurred_at="2026-11-22T04:58:30.250Z"),
+    # the rule: up to 10**11 is seconds (10**11 s is the year 5138), above it milliseconds
+    Case("created_at 10**11 is seconds", received(created_at=10**11), 200,
+         "message.received", occurred_at="5138-11-16T09:46:40Z"),
+    Case("created_at 10**11 + 1 is milliseconds", received(created_at=10**11 + 1), 200,
+         "message.received", occurred_at="1973-03-03T09:46:40.001Z"),
     Case("created_at not a time", body_with(created_at="soon"), 400, "invalid_field",
          field="created_at"),
+    Case("created_at true", body_with(created_at=True), 400, "invalid_field",
+         field="created_at"),
+    Case("created_at an object", body_with(created_at={"seconds": BEFORE}), 400,
+         "invalid_field", field="created_at"),
+    Case("created_at 1e400 as a string", body_with(created_at="1e400"), 400, "invalid_field",
+         field="created_at"),
+    Case("created_at 5,000 digits as a string", body_with(created_at="1" * 5000), 400,
+         "invalid_field", field="created_at"),
+    Case("created_at 4,000 digits as a number", body_with(created_at=int("1" * 4000)), 400,
+         "invalid_field", field="created_at"),
+    Case("created_at milliseconds past year 9999", body_with(created_at=253402300800000), 400,
+         "invalid_field", field="created_at"),
+    Case("created_at superscript digits", body_with(created_at="\u00b2"), 400,
+         "invalid_field", field="created_at"),
+    Case("second of a list with created_at in 21 digits",
+         json.dumps([message(), message(created_at="9" * 21)]).encode(), 400, "invalid_field",
+         field="[1].created_at"),
+    # past what Python reads as an int: the body is refused as a whole, still a 400
+    Case("created_at 5,000 digits as a number",
+         body_with(created_at=0).replace(b'"created_at": 0', b'"created_at": ' + b"1" * 5000),
+         400, "malformed_json"),
     Case("created_at past year 9999 in UTC", body_with(created_at="9999-12-31T23:30:00-01:00"),
          400, "invalid_field", field="created_at"),
     # what the id columns cannot hold is the caller's 400, not our 503
@@ -105,8 +191,24 @@ def stored_data(row) -> dict:
     return row["data"] if isinstance(row["data"], dict) else json.loads(row["data"])
 
 
+@pytest.fixture
+def client_with(settings):
+    """`client_with(phonify_numbers=...)`: a client for an app with changed settings."""
+    made = []
+
+    def build(**changes):
+        app = create_app(settings=dataclasses.replace(settings, **changes))
+        made.append(app)
+        return app.test_client()
+
+    yield build
+    for app in made:
+        app.extensions["switchboard"].engine.dispose()
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.label)
-def test_callback(client, client_without, engine, frozen_clock, case):
+def test_callback(client_with, client_without, engine, frozen_clock, case):
+    client = client_with(phonify_numbers=case.numbers)
     answer = send(client if case.configured else client_without("phonify"), case)
     assert answer.status_code == case.status, answer.get_json()
     body = answer.get_json()
@@ -125,6 +227,10 @@ def test_callback(client, client_without, engine, frozen_clock, case):
             assert data["status"] == events[0]["status"] == case.normalised
             assert data["vendor_status"] == case.vendor_status
             assert data["direction"] == "outbound"
+        if case.data:
+            assert {k: data[k] for k in case.data} == case.data
+        if case.occurred_at:
+            assert load_event(engine, events[0]["id"])["occurred_at"] == case.occurred_at
         assert [r["state"] for r in receipts] == ["parsed"]
     else:
         assert body["error"]["code"] == case.code
@@ -219,3 +325,53 @@ def test_status_map_holds_only_the_documented_values():
     """The table above drives the requests; this keeps the module from mapping a value the
     documentation does not (an undocumented value must arrive as `unknown`)."""
     assert phonify.STATUS_MAP == {s.lower(): n for s, n in DOCUMENTED.items()}
+
+
+def test_renormalize_reads_direction_with_the_same_numbers(client_with, engine, settings,
+                                                           frozen_clock):
+    numbered = dataclasses.replace(settings, phonify_numbers=OURS)
+    answer = client_with(phonify_numbers=OURS).post(
+        f"/webhooks/phonify/{TOKEN}", data=received(),
+        headers={"Content-Type": "application/json"})
+    assert answer.get_json()["status"] == "accepted"
+    result = replay(engine, numbered, ReplayRequest(filter={"vendor": "phonify"},
+                                                    renormalize=True), frozen_clock())
+    # Parsed again with the same numbers it is the same message.received, not a message.sent.
+    assert (result.renormalized["unchanged"], result.renormalized["changed_count"],
+            result.renormalized["created"]) == (1, 0, 0)
+    assert [r["type"] for r in rows(engine, "SELECT type FROM events")] == ["message.received"]
+
+
+def test_received_stored_as_sent_before_the_numbers_were_set(client_with, engine,
+                                                             frozen_clock):
+    """What SWITCHBOARD_PHONIFY_NUMBERS does to messages stored without it: the outbound
+    reading's key has the state in it, the inbound one `received`, so the same message sent
+    again after the setting is a new message.received rather than a duplicate swallowed under
+    the old reading; the old message.sent stays as it was stored."""
+    path = f"/webhooks/phonify/{TOKEN}"
+    headers = {"Content-Type": "application/json"}
+    before = client_with(phonify_numbers=()).post(path, data=received(), headers=headers)
+    assert before.get_json()["status"] == "accepted"
+    after = client_with(phonify_numbers=OURS).post(path, data=received(), headers=headers)
+    assert after.get_json()["status"] == "accepted"
+    again = client_with(phonify_numbers=OURS).post(path, data=received(state="error"),
+                                                   headers=headers)
+    assert again.get_json() == {"status": "duplicate", "event_ids": after.get_json()["event_ids"]}
+    stored = rows(engine, "SELECT type FROM events ORDER BY id")
+    assert [r["type"] for r in stored] == ["message.sent", "message.received"]
+
+
+def test_renormalize_after_the_numbers_were_set_adds_the_received(client_with, engine,
+                                                                  settings, frozen_clock):
+    answer = client_with(phonify_numbers=()).post(
+        f"/webhooks/phonify/{TOKEN}", data=received(), headers={"Content-Type":
+                                                                "application/json"})
+    (sent_id,) = answer.get_json()["event_ids"]
+    result = replay(engine, dataclasses.replace(settings, phonify_numbers=OURS),
+                    ReplayRequest(filter={"vendor": "phonify"}, renormalize=True),
+                    frozen_clock())
+    # A new reading has a new dedup key: a new event, and the old one is left as it was.
+    assert (result.renormalized["created"], result.renormalized["changed_count"]) == (1, 0)
+    stored = rows(engine, "SELECT id, type FROM events ORDER BY id")
+    assert [(r["id"] == sent_id, r["type"]) for r in stored] == [
+        (True, "message.sent"), (False, "message.received")]
