@@ -12,7 +12,7 @@ import pytest
 
 from switchboard.app import create_app
 from switchboard.router.event_rows import load_event
-from switchboard.router.replay import ReplayRequest, replay
+from switchboard.router.replay import ReplayRequest, check_filter, replay
 from switchboard.vendors import phonify
 from tests.conftest import SECRETS, rows
 from tests.signing import sample_bytes, sample_json
@@ -334,7 +334,7 @@ def test_renormalize_reads_direction_with_the_same_numbers(client_with, engine, 
         f"/webhooks/phonify/{TOKEN}", data=received(),
         headers={"Content-Type": "application/json"})
     assert answer.get_json()["status"] == "accepted"
-    result = replay(engine, numbered, ReplayRequest(filter={"vendor": "phonify"},
+    result = replay(engine, numbered, ReplayRequest(filter=check_filter({"vendor": "phonify"}),
                                                     renormalize=True), frozen_clock())
     # Parsed again with the same numbers it is the same message.received, not a message.sent.
     assert (result.renormalized["unchanged"], result.renormalized["changed_count"],
@@ -368,7 +368,7 @@ def test_renormalize_after_the_numbers_were_set_adds_the_received(client_with, e
                                                                 "application/json"})
     (sent_id,) = answer.get_json()["event_ids"]
     result = replay(engine, dataclasses.replace(settings, phonify_numbers=OURS),
-                    ReplayRequest(filter={"vendor": "phonify"}, renormalize=True),
+                    ReplayRequest(filter=check_filter({"vendor": "phonify"}), renormalize=True),
                     frozen_clock())
     # A new reading has a new dedup key: a new event, and the old one is left as it was.
     assert (result.renormalized["created"], result.renormalized["changed_count"]) == (1, 0)
