@@ -117,6 +117,7 @@ def test_host_header_and_path_survive_pinning(client, engine, settings, subscrib
     (got,) = subscriber.received
     headers = {k.lower(): v for k, v in got.headers.items()}
     assert headers["host"] == f"hooks.test:{port}"
+    assert got.path == "/in?x=1"
 
 
 # IPv6 addresses that stand for an IPv4 one: judged by the IPv4 address they carry.
@@ -228,3 +229,35 @@ def test_an_ipv6_form_of_a_public_address_is_attempted_at_send_time(
     # The harness refuses every address but loopback: the attempt went to the one pinned.
     assert "test tried to reach 64:ff9b::808:808" in attempt["error"]
 
+
+# What the URL itself may carry, and what a pinned target keeps of it.
+
+@pytest.mark.parametrize("url", ["https://93.184.216.34/hooks", "http://93.184.216.34/hooks",
+                                 "https://93.184.216.34:8443/hooks?k=v"])
+def test_public_http_and_https_urls_are_accepted(strict_api, url):
+    assert strict_api(url).status_code == 201
+
+
+@pytest.mark.parametrize("url", ["http://user@93.184.216.34/", "http://:pw@93.184.216.34/",
+                                 "http://user:pw@93.184.216.34/",
+                                 "ftp://93.184.216.34/", "file:///etc/passwd",
+                                 "http://93.184.216.34:99999/", "http:///nohost"])
+def test_urls_with_credentials_other_schemes_or_bad_ports_are_refused(strict_api, url):
+    answer = strict_api(url)
+    assert answer.status_code == 400 and answer.get_json()["error"]["field"] == "url"
+
+
+@pytest.mark.parametrize("url, port, host_header, path", [
+    ("http://93.184.216.34/hooks", 80, "93.184.216.34", "/hooks"),
+    ("https://93.184.216.34/hooks", 443, "93.184.216.34", "/hooks"),
+    ("http://93.184.216.34:443/hooks", 443, "93.184.216.34:443", "/hooks"),
+    ("https://93.184.216.34:80/", 80, "93.184.216.34:80", "/"),
+    ("https://93.184.216.34:8443/a/b?k=v&w=1", 8443, "93.184.216.34:8443", "/a/b?k=v&w=1"),
+    ("http://93.184.216.34", 80, "93.184.216.34", "/"),
+    ("http://[2606:2800:220:1::1]/x?y", 80, "[2606:2800:220:1::1]", "/x?y"),
+    ("https://[2606:2800:220:1::1]:8443/x", 8443, "[2606:2800:220:1::1]:8443", "/x"),
+])
+def test_a_pinned_target_keeps_port_host_and_path(url, port, host_header, path):
+    target = url_policy.pin(url, allow_private=False)
+    assert (target.port, target.host_header, target.path) == (port, host_header, path)
+    assert target.scheme == url.split(":")[0] and target.address == target.host
