@@ -12,7 +12,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 
@@ -54,7 +53,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @auth.required
 def logout():
-    session.clear()
+    auth.sign_out()
     return redirect(url_for("console.login"))
 
 
