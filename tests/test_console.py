@@ -124,6 +124,26 @@ def test_a_session_lasts_twelve_hours_at_most(console_app, frozen_clock):
     assert signed_in_client(console_app).get("/console/").status_code == 200
 
 
+def test_the_cookie_is_secure_over_https_only(console_app):
+    over_https = console_app.test_client().post("/console/login", data={"token": TOKEN},
+                                                base_url="https://localhost")
+    assert "; Secure" in over_https.headers["Set-Cookie"]
+    over_http = console_app.test_client().post("/console/login", data={"token": TOKEN})
+    cookie = over_http.headers["Set-Cookie"]
+    assert "Secure" not in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+
+
+def test_console_pages_cannot_be_framed(console_app):
+    client = console_app.test_client()
+    answers = [client.get("/console/login"), client.get("/console/"),
+               client.post("/console/login", data={"token": TOKEN}),
+               client.get("/console/"), client.get("/console/subscriptions"),
+               client.get("/console/static/console.css")]
+    for answer in answers:
+        assert answer.headers["X-Frame-Options"] == "DENY", answer.request.path
+        assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+
+
 def test_login_never_redirects_off_site(console_app):
     answer = console_app.test_client().post("/console/login?next=//evil.example/x",
                                             data={"token": TOKEN})

@@ -18,7 +18,8 @@ import secrets
 from datetime import timedelta
 from functools import wraps
 
-from flask import abort, current_app, redirect, request, session, url_for
+from flask import abort, current_app, has_request_context, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import delete, insert, select
 
 from switchboard import clock
@@ -40,6 +41,15 @@ def fingerprint(token: str) -> str:
 def session_key(token: str) -> str:
     # Derived, not random: every gunicorn worker must accept every other worker's cookie.
     return hmac.new(token.encode(), b"switchboard-console-cookie", hashlib.sha256).hexdigest()
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie, marked Secure whenever this request came over HTTPS (as the
+    WSGI server saw it: gunicorn takes X-Forwarded-Proto from --forwarded-allow-ips), so
+    the same process serves plain-HTTP development and HTTPS production."""
+
+    def get_cookie_secure(self, app) -> bool:
+        return has_request_context() and request.is_secure
 
 
 def _engine():

@@ -32,6 +32,17 @@ def _state():
     return current_app.extensions["switchboard"]
 
 
+@bp.after_request
+def _not_framed(response):
+    # No page of the console may be framed by another site (clickjacking a retry or a
+    # replay button): the header old browsers read, and the CSP directive new ones do.
+    response.headers["X-Frame-Options"] = "DENY"
+    csp = response.headers.get("Content-Security-Policy")
+    response.headers["Content-Security-Policy"] = (
+        f"{csp}; frame-ancestors 'none'" if csp else "frame-ancestors 'none'")
+    return response
+
+
 @bp.app_context_processor
 def _globals():
     return {"csrf_token": auth.csrf_token, "vendors": sorted(VENDORS),
