@@ -66,10 +66,14 @@ def create_app(overrides: Mapping[str, object] | None = None,
 
 def _init_console(app: Flask, settings: Settings) -> None:
     from switchboard.api import console
-    from switchboard.api.console.auth import session_key
+    from switchboard.api.console.auth import LIFETIME, CookieSessions, session_key
 
     if settings.admin_token:
         app.secret_key = session_key(settings.admin_token)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
-                      SESSION_COOKIE_PATH="/console", SESSION_COOKIE_NAME="switchboard_console")
+                      SESSION_COOKIE_PATH="/console", SESSION_COOKIE_NAME="switchboard_console",
+                      # The cookie expires with the server-side session (auth.LIFETIME after
+                      # sign-in), not LIFETIME after the latest page.
+                      PERMANENT_SESSION_LIFETIME=LIFETIME, SESSION_REFRESH_EACH_REQUEST=False)
+    app.session_interface = CookieSessions()
     app.register_blueprint(console.bp)

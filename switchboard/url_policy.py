@@ -15,11 +15,55 @@ class UrlRefused(ValueError):
     pass
 
 
-def _is_public(address: str) -> bool:
+# IPv6 ranges whose low 32 bits are an IPv4 address that the packet ends up at (or, for
+# IPv4-compatible ::a.b.c.d, that a dual-stack host may treat as one). Python's
+# ipaddress calls them global, so a URL could name 127.0.0.1 or 169.254.169.254 in them.
+_LOW_32_CARRIERS = (
+    ipaddress.IPv6Network("::/96"),            # IPv4-compatible (RFC 4291, deprecated)
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated (RFC 2765)
+    ipaddress.IPv6Network("64:ff9b::/96"),     # NAT64 well-known prefix (RFC 6052)
+)
+# Local-use NAT64 (RFC 8215): the operator picks a prefix of 32 to 96 bits inside it, and
+# the IPv4 address sits at a different place for each (RFC 6052 2.2), so the address
+# alone does not say which IPv4 it reaches. It is a site's own translator, whose far side
+# is whatever that site routes to: refused whole rather than guessed at.
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def _carried_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses a packet to `ip` is delivered through or to, if it carries any."""
+    if ip.ipv4_mapped:
+        return (ip.ipv4_mapped,)
+    if ip.teredo:  # (server, client): the relay reaches the client via the server's NAT
+        return ip.teredo
+    if ip.sixtofour:
+        return (ip.sixtofour,)
+    if any(ip in network for network in _LOW_32_CARRIERS):
+        return (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF),)
+    return ()
+
+
+def is_public(address: str) -> bool:
+    """Whether an address may be sent to: the one judgement for creation and sending."""
     ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _LOCAL_NAT64:
+            return False
+        carried = _carried_ipv4(ip)
+        if carried:
+            return all(_is_public_ip(v4) for v4 in carried)
+    return _is_public_ip(ip)
+
+
+def _is_public_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip.is_global and not ip.is_multicast
+
+
+def refuse_private(addresses: list[str]) -> None:
+    for address in addresses:
+        if not is_public(address):
+            raise UrlRefused(f"url resolves to a private or loopback address ({address}); "
+                             "set SWITCHBOARD_ALLOW_PRIVATE_URLS=true to allow it")
 
 
 def check_url(url: str, allow_private: bool, resolve: bool = True) -> str:
@@ -37,10 +81,7 @@ def check_url(url: str, allow_private: bool, resolve: bool = True) -> str:
         raise UrlRefused("url has an invalid port") from None
     if allow_private:
         return url
-    for address in _addresses(parts.hostname, resolve):
-        if not _is_public(address):
-            raise UrlRefused(f"url resolves to a private or loopback address ({address}); "
-                             "set SWITCHBOARD_ALLOW_PRIVATE_URLS=true to allow it")
+    refuse_private(_addresses(parts.hostname, resolve))
     return url
 
 
@@ -108,7 +149,5 @@ def pin(url: str, allow_private: bool) -> Target:
         addresses = _addresses(host, resolve=True)
         _RESOLVED[host] = (time.monotonic() + RESOLVE_TTL, addresses)
     if not allow_private:
-        for address in addresses:
-            if not _is_public(address):
-                raise UrlRefused(f"url resolves to a private or loopback address ({address})")
+        refuse_private(addresses)
     return Target(scheme, host, port, addresses[0], path)

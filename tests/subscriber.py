@@ -14,6 +14,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float
+    path: str = ""
 
 
 class Subscriber:
@@ -37,7 +38,7 @@ class Subscriber:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with subscriber.lock:
                     subscriber.received.append(Received(dict(self.headers.items()), body,
-                                                        time.monotonic()))
+                                                        time.monotonic(), self.path))
                     status, headers, reply = (subscriber.replies.popleft()
                                               if subscriber.replies else subscriber.default)
                 if subscriber.delay:

@@ -74,6 +74,76 @@ def test_changing_the_admin_token_signs_sessions_out(console_app, settings):
     assert client.get("/console/").status_code == 302
 
 
+COOKIE = "switchboard_console"
+
+
+def signed_in_client(app):
+    client = app.test_client()
+    assert client.post("/console/login", data={"token": TOKEN}).status_code == 302
+    return client
+
+
+def test_sign_out_ends_the_session_for_good_in_every_process(console_app, settings,
+                                                             frozen_clock):
+    # Another web process on the same database: nothing kept in one process's memory.
+    other = create_app(settings=dataclasses.replace(settings, admin_token=TOKEN))
+    try:
+        client = signed_in_client(console_app)
+        copied = client.get_cookie(COOKIE, path="/console").value
+        thief = other.test_client()
+        thief.set_cookie(COOKIE, copied, path="/console")
+        assert thief.get("/console/").status_code == 200
+        csrf = csrf_of(client.get("/console/replay").get_data(as_text=True))
+        assert client.post("/console/logout", data={"csrf": csrf}).status_code == 302
+        assert client.get("/console/").status_code == 302
+        for app in (console_app, other):
+            replayed = app.test_client()
+            replayed.set_cookie(COOKIE, copied, path="/console")
+            answer = replayed.get("/console/")
+            assert answer.status_code == 302 and "/console/login" in answer.location
+        # Signing in again is a new session, not the old one brought back.
+        again = signed_in_client(other)
+        assert again.get_cookie(COOKIE, path="/console").value != copied
+        assert thief.get("/console/").status_code == 302
+    finally:
+        other.extensions["switchboard"].engine.dispose()
+
+
+def test_a_session_lasts_twelve_hours_at_most(console_app, frozen_clock):
+    assert console_app.permanent_session_lifetime.total_seconds() == 12 * 3600
+    client = signed_in_client(console_app)
+    copied = client.get_cookie(COOKIE, path="/console").value
+    frozen_clock.advance(12 * 3600 - 1)
+    assert client.get("/console/").status_code == 200  # in use all along: still ends
+    frozen_clock.advance(1)
+    answer = client.get("/console/")
+    assert answer.status_code == 302 and "/console/login" in answer.location
+    kept = console_app.test_client()  # the cookie as it was, whatever a browser did
+    kept.set_cookie(COOKIE, copied, path="/console")
+    assert kept.get("/console/").status_code == 302
+    assert signed_in_client(console_app).get("/console/").status_code == 200
+
+
+def test_the_cookie_is_secure_over_https_only(console_app):
+    over_https = console_app.test_client().post("/console/login", data={"token": TOKEN},
+                                                base_url="https://localhost")
+    assert "; Secure" in over_https.headers["Set-Cookie"]
+    over_http = console_app.test_client().post("/console/login", data={"token": TOKEN})
+    cookie = over_http.headers["Set-Cookie"]
+    assert "Secure" not in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+
+
+def test_console_pages_cannot_be_framed(console_app):
+    client = console_app.test_client()
+    answers = [client.get("/console/login"), client.get("/console/"),
+               client.post("/console/login", data={"token": TOKEN}),
+               client.get("/console/"), client.get("/console/subscriptions"),
+               client.get("/console/static/console.css")]
+    for answer in answers:
+        assert answer.headers["X-Frame-Options"] == "DENY", answer.request.path
+        assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+
+
 def test_login_never_redirects_off_site(console_app):
     answer = console_app.test_client().post("/console/login?next=//evil.example/x",
                                             data={"token": TOKEN})

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from switchboard import clock, url_policy
 from switchboard import subscriptions as subs
+from switchboard.app import create_app
 from switchboard.models import Attempt, Delivery
 from switchboard.worker.runner import Worker
 from tests.callbacks import send_honkio
@@ -37,6 +38,8 @@ class FakeDns:
                 self.asked.append(host)
                 ip = self.answers[host].pop(0) if len(self.answers[host]) > 1 \
                     else self.answers[host][0]
+                if ":" in ip:
+                    return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (ip, 0, 0, 0))]
                 return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, 0))]
             return real(host, *args, **kwargs)
 
@@ -114,3 +117,147 @@ def test_host_header_and_path_survive_pinning(client, engine, settings, subscrib
     (got,) = subscriber.received
     headers = {k.lower(): v for k, v in got.headers.items()}
     assert headers["host"] == f"hooks.test:{port}"
+    assert got.path == "/in?x=1"
+
+
+# IPv6 addresses that stand for an IPv4 one: judged by the IPv4 address they carry.
+CARRY_PRIVATE = [
+    "::127.0.0.1",                            # IPv4-compatible
+    "::ffff:127.0.0.1",                       # IPv4-mapped
+    "::ffff:0:127.0.0.1",                     # IPv4-translated (RFC 2765)
+    "::ffff:0:a9fe:a9fe",                     # ... 169.254.169.254
+    "64:ff9b::7f00:1",                        # NAT64 well-known prefix, 127.0.0.1
+    "64:ff9b::a9fe:a9fe",                     # ... 169.254.169.254, the metadata service
+    "64:ff9b::a00:1",                         # ... 10.0.0.1
+    "64:ff9b:1::808:808",                     # local-use NAT64 (RFC 8215): refused whole
+    "64:ff9b:1:7f00:1::",                     # ... 127.0.0.1 where a /48 prefix puts it
+    "2002:7f00:1::1",                         # 6to4 of 127.0.0.1
+    "2002:a9fe:a9fe::1",                      # 6to4 of 169.254.169.254
+    "2001:0:4136:e378:8000:63bf:f5ff:fffe",   # Teredo: public server, client 10.0.0.1
+    "2001:0:a00:1:8000:63bf:f7f7:f7f7",       # Teredo: server 10.0.0.1, public client
+    "::1", "::",
+]
+CARRY_PUBLIC = [
+    "::8.8.8.8", "::ffff:8.8.8.8", "::ffff:0:8.8.8.8", "64:ff9b::808:808",
+    "2002:808:808::1",
+    "2001:0:4136:e378:8000:63bf:f7f7:f7f7",   # Teredo: server 65.54.227.120, client 8.8.8.8
+]
+ADMIN = "ssrf-admin-token-0123"
+
+
+@pytest.fixture
+def strict_api(settings):
+    """The admin API of an app that refuses private subscriber URLs."""
+    app = create_app(settings=dataclasses.replace(settings, admin_token=ADMIN,
+                                                  allow_private_urls=False))
+    client = app.test_client()
+
+    def create(url: str):
+        return client.post("/api/subscriptions", json={"url": url, "event_types": ["*"]},
+                           headers={"Authorization": f"Bearer {ADMIN}"})
+
+    yield create
+    app.extensions["switchboard"].engine.dispose()
+
+
+@pytest.mark.parametrize("address", CARRY_PRIVATE)
+def test_ipv6_forms_of_a_private_ipv4_address_are_refused_at_creation(strict_api, address):
+    answer = strict_api(f"http://[{address}]/hooks")
+    assert answer.status_code == 400, answer.get_json()
+    error = answer.get_json()["error"]
+    assert error["field"] == "url" and "ALLOW_PRIVATE_URLS" in error["message"]
+
+
+@pytest.mark.parametrize("address", CARRY_PUBLIC)
+def test_ipv6_forms_of_a_public_ipv4_address_are_accepted(strict_api, address):
+    assert strict_api(f"http://[{address}]/hooks").status_code == 201
+
+
+def test_a_name_resolving_to_an_ipv6_form_of_a_private_address_is_refused_at_creation(
+        strict_api, monkeypatch):
+    FakeDns(monkeypatch, {"nat64.test": ["64:ff9b::a9fe:a9fe"]})
+    answer = strict_api("http://nat64.test/latest")
+    assert answer.status_code == 400 and "64:ff9b::a9fe:a9fe" in answer.get_json()[
+        "error"]["message"]
+
+
+def test_allow_private_urls_still_allows_them(engine, settings):
+    with engine.begin() as conn:
+        for address in CARRY_PRIVATE:
+            subs.create(conn, settings, clock.now(), url=f"http://[{address}]/hooks",
+                        event_types=["*"])
+
+
+@pytest.mark.parametrize("url, dns", [
+    ("http://[::ffff:0:127.0.0.1]:{port}/hooks", {}),
+    ("http://[64:ff9b::7f00:1]:{port}/hooks", {}),
+    ("http://nat64.test:{port}/hooks", {"nat64.test": ["64:ff9b::a9fe:a9fe"]}),
+    ("http://sixtofour.test:{port}/hooks", {"sixtofour.test": ["2002:7f00:1::1"]}),
+    ("http://teredo.test:{port}/hooks",
+     {"teredo.test": ["2001:0:4136:e378:8000:63bf:f5ff:fffe"]}),
+])
+def test_ipv6_forms_of_a_private_address_are_not_attempted_at_send_time(
+        client, engine, settings, subscriber, monkeypatch, frozen_clock, url, dns):
+    FakeDns(monkeypatch, dns)
+    with engine.begin() as conn:  # allowed when created, refused when sent
+        subs.create(conn, settings, clock.now(),
+                    url=url.format(port=subscriber.server.server_address[1]),
+                    event_types=["*"])
+    send_honkio(client)
+    worker = Worker(engine, dataclasses.replace(settings, allow_private_urls=False),
+                    concurrency=1)
+    worker.run_once()
+    worker.close()
+    assert subscriber.received == []
+    (attempt,) = attempts(engine)
+    # "refused", not the test harness's "test tried to reach": no socket was opened.
+    assert attempt["error"].startswith("refused: url resolves to a private")
+
+
+def test_an_ipv6_form_of_a_public_address_is_attempted_at_send_time(
+        client, engine, settings, monkeypatch, frozen_clock):
+    FakeDns(monkeypatch, {"public64.test": ["64:ff9b::808:808"]})
+    strict = dataclasses.replace(settings, allow_private_urls=False)
+    with engine.begin() as conn:
+        subs.create(conn, strict, clock.now(), url="http://public64.test/hooks",
+                    event_types=["*"])
+    send_honkio(client)
+    worker = Worker(engine, strict, concurrency=1)
+    worker.run_once()
+    worker.close()
+    (attempt,) = attempts(engine)
+    # The harness refuses every address but loopback: the attempt went to the one pinned.
+    assert "test tried to reach 64:ff9b::808:808" in attempt["error"]
+
+
+# What the URL itself may carry, and what a pinned target keeps of it.
+
+@pytest.mark.parametrize("url", ["https://93.184.216.34/hooks", "http://93.184.216.34/hooks",
+                                 "https://93.184.216.34:8443/hooks?k=v"])
+def test_public_http_and_https_urls_are_accepted(strict_api, url):
+    assert strict_api(url).status_code == 201
+
+
+@pytest.mark.parametrize("url", ["http://user@93.184.216.34/", "http://:pw@93.184.216.34/",
+                                 "http://user:pw@93.184.216.34/",
+                                 "ftp://93.184.216.34/", "file:///etc/passwd",
+                                 "http://93.184.216.34:99999/", "http:///nohost"])
+def test_urls_with_credentials_other_schemes_or_bad_ports_are_refused(strict_api, url):
+    answer = strict_api(url)
+    assert answer.status_code == 400 and answer.get_json()["error"]["field"] == "url"
+
+
+@pytest.mark.parametrize("url, port, host_header, path", [
+    ("http://93.184.216.34/hooks", 80, "93.184.216.34", "/hooks"),
+    ("https://93.184.216.34/hooks", 443, "93.184.216.34", "/hooks"),
+    ("http://93.184.216.34:443/hooks", 443, "93.184.216.34:443", "/hooks"),
+    ("https://93.184.216.34:80/", 80, "93.184.216.34:80", "/"),
+    ("https://93.184.216.34:8443/a/b?k=v&w=1", 8443, "93.184.216.34:8443", "/a/b?k=v&w=1"),
+    ("http://93.184.216.34", 80, "93.184.216.34", "/"),
+    ("http://[2606:2800:220:1::1]/x?y", 80, "[2606:2800:220:1::1]", "/x?y"),
+    ("https://[2606:2800:220:1::1]:8443/x", 8443, "[2606:2800:220:1::1]:8443", "/x"),
+])
+def test_a_pinned_target_keeps_port_host_and_path(url, port, host_header, path):
+    target = url_policy.pin(url, allow_private=False)
+    assert (target.port, target.host_header, target.path) == (port, host_header, path)
+    assert target.scheme == url.split(":")[0] and target.address == target.host

@@ -4,6 +4,7 @@ from switchboard.models.db import make_engine
 from switchboard.models.tables import (
     Attempt,
     Base,
+    ConsoleSession,
     Delivery,
     Event,
     MessageStatus,
@@ -15,6 +16,7 @@ from switchboard.models.tables import (
 __all__ = [
     "Attempt",
     "Base",
+    "ConsoleSession",
     "Delivery",
     "Event",
     "MessageStatus",

@@ -197,3 +197,14 @@ class PollState(Base):
     object_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     state: Mapped[str] = mapped_column(String(64))
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ConsoleSession(Base):
+    """A console sign-in, so that signing out (or 12 hours) ends it in every process: the
+    cookie alone is signed but cannot be taken back. Keyed by a hash of the id the cookie
+    holds, so reading this table signs no one in."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    signed_in_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -1,6 +1,11 @@
 """Console sign-in: the admin token, entered once, kept as a fingerprint in a signed session
 cookie; every form carries a per-session CSRF token.
 
+The cookie also holds a random session id whose hash is a row of console_sessions, checked
+on every request: signing out deletes the row, so a copy of the cookie is worthless after
+it in every process, and a row older than LIFETIME no longer counts however the cookie was
+kept. The database is the only state web processes share, so it is where this lives.
+
 The sign-in form alone has none: there is no session yet to tie it to, and a forged sign-in
 (login CSRF) needs the one admin token, which would already be everything an attacker
 wants. The cookie is SameSite=Strict besides, so no other site's form is sent signed in."""
@@ -10,9 +15,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import timedelta
 from functools import wraps
 
-from flask import abort, current_app, redirect, request, session, url_for
+from flask import abort, current_app, has_request_context, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import delete, insert, select
+
+from switchboard import clock
+from switchboard.models import ConsoleSession
+
+LIFETIME = timedelta(hours=12)
+_sessions = ConsoleSession.__table__
 
 
 def _token() -> str | None:
@@ -29,20 +43,60 @@ def session_key(token: str) -> str:
     return hmac.new(token.encode(), b"switchboard-console-cookie", hashlib.sha256).hexdigest()
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie, marked Secure whenever this request came over HTTPS (as the
+    WSGI server saw it: gunicorn takes X-Forwarded-Proto from --forwarded-allow-ips), so
+    the same process serves plain-HTTP development and HTTPS production."""
+
+    def get_cookie_secure(self, app) -> bool:
+        return has_request_context() and request.is_secure
+
+
+def _engine():
+    return current_app.extensions["switchboard"].engine
+
+
+def _key(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
 def sign_in(given: str) -> bool:
     token = _token()
     if not token or not hmac.compare_digest(given.encode(), token.encode()):
         return False
-    session.clear()
+    sid = secrets.token_urlsafe(32)
+    now = clock.now()
+    with _engine().begin() as conn:
+        # Sign-ins are few: clearing out the expired ones here keeps the table small.
+        conn.execute(delete(_sessions).where(_sessions.c.signed_in_at <= now - LIFETIME))
+        conn.execute(insert(_sessions).values(id=_key(sid), signed_in_at=now))
+    session.clear()  # a new id every sign-in: nothing fixed beforehand carries over
+    session.permanent = True
+    session["sid"] = sid
     session["who"] = fingerprint(token)
     session["csrf"] = secrets.token_urlsafe(32)
     return True
 
 
+def sign_out() -> None:
+    sid = session.get("sid")
+    if isinstance(sid, str):
+        with _engine().begin() as conn:
+            conn.execute(delete(_sessions).where(_sessions.c.id == _key(sid)))
+    session.clear()
+
+
 def signed_in() -> bool:
     token = _token()
     who = session.get("who")
-    return bool(token and who and hmac.compare_digest(who, fingerprint(token)))
+    sid = session.get("sid")
+    if not (token and who and isinstance(sid, str)
+            and hmac.compare_digest(who, fingerprint(token))):
+        return False
+    with _engine().connect() as conn:
+        since = conn.execute(select(_sessions.c.signed_in_at)
+                             .where(_sessions.c.id == _key(sid))).scalar()
+    return since is not None and clock.now() - since < LIFETIME
 
 
 def csrf_token() -> str:

@@ -12,7 +12,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 
@@ -31,6 +30,17 @@ bp = Blueprint("console", __name__, url_prefix="/console", template_folder="temp
 
 def _state():
     return current_app.extensions["switchboard"]
+
+
+@bp.after_request
+def _not_framed(response):
+    # No page of the console may be framed by another site (clickjacking a retry or a
+    # replay button): the header old browsers read, and the CSP directive new ones do.
+    response.headers["X-Frame-Options"] = "DENY"
+    csp = response.headers.get("Content-Security-Policy")
+    response.headers["Content-Security-Policy"] = (
+        f"{csp}; frame-ancestors 'none'" if csp else "frame-ancestors 'none'")
+    return response
 
 
 @bp.app_context_processor
@@ -54,7 +64,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @auth.required
 def logout():
-    session.clear()
+    auth.sign_out()
     return redirect(url_for("console.login"))
 
 
