@@ -38,23 +38,29 @@ def server(database_url, tmp_path):
         [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
          "--timeout", "3", "--graceful-timeout", "3", "switchboard.wsgi:app"],
         env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 30
     while True:
+        # Answered by the app, not only accepted by the socket: a worker still importing
+        # on a loaded machine would make the first request of a test wait, and time out.
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                conn.close()
+                break
         except OSError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise
-            time.sleep(0.05)
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("gunicorn did not answer /healthz")
+        time.sleep(0.05)
     MASTERS[port] = process.pid
     yield port
     process.terminate()
     process.wait(timeout=15)
 
 
-def raw_exchange(port: int, data: bytes, read_timeout: float = 5.0) -> bytes:
+def raw_exchange(port: int, data: bytes, read_timeout: float = 15.0) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=read_timeout) as sock:
         sock.sendall(data)
         chunks = []
