@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
@@ -332,6 +333,19 @@ def test_every_secret_is_masked_whatever_its_length_and_the_line_stays_json():
     assert line["logger"] == "gunicorn.error" and line["level"] == "error"
     # a secret ending in a backslash must not eat half of an escaped quote
     assert format_line(JsonFormatter(secrets=("ab\\",)), 'ab"')["msg"] == 'ab"'
+
+
+@pytest.mark.parametrize("secret", ["20", "0", "n", "tru", "nul", ": ", ", ", "e", "\\"])
+def test_a_secret_that_is_also_json_syntax_leaves_the_line_json(secret):
+    """Strings are masked before they are encoded: a secret that is also a digit, a keyword
+    or a separator of JSON must not break the line, nor show where it was cut."""
+    formatter = JsonFormatter(secrets=(secret,))
+    line = format_line(formatter, f"signed with {secret} here", status=200, duration_ms=20.5,
+                       ok=True, missing=None, note=f"x{secret}y")
+    assert (line["status"], line["duration_ms"], line["ok"], line["missing"]) == \
+        (200, 20.5, True, None)
+    assert secret not in line["msg"] + line["note"]
+    assert "***" in line["msg"] and line["note"].startswith("x***")
 
 
 def test_webhook_tokens_and_query_strings_are_masked_by_their_shape():

@@ -29,35 +29,31 @@ PII_FIELDS = frozenset({"from", "to", "phone", "mobile", "number", "msisdn", "te
 E164 = re.compile(r"\+\d{7,15}")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 MASK = "***"
-# Masking runs on a line's JSON text, so a run of URL characters takes a JSON escape (\" or
-# \\) whole: stopping inside one would leave its backslash to escape the closing quote. Runs
-# stop at whitespace and at the string's end, so a mask never crosses into the next value.
-_RUN = r'(?:\\.|[^\s"\\?])+'
-# The token segment and everything after it. "%2F" too: gunicorn decodes it in the path
-# Flask routes, but logs the request line as sent.
-WEBHOOK_TOKEN = re.compile(r"(/webhooks(?:/|%2f)(?:(?!%2f)[^/\s\"\\?])+(?:/|%2f))" + _RUN, re.I)
+# The token segment and everything after it up to whitespace or the query (masked on its
+# own): a request line may carry quotes inside its path, and a token is masked whole
+# whatever it holds. "%2F" too: gunicorn decodes it in the path Flask routes, but logs the
+# request line as sent.
+WEBHOOK_TOKEN = re.compile(r"(/webhooks(?:/|%2f)(?:(?!%2f)[^/\s?])+(?:/|%2f))[^\s?]+", re.I)
 # After anything but whitespace, so "a question? Yes" in free text is left alone.
-QUERY = re.compile(r'(?<=\S)\?(?:\\.|[^\s"\\])+')
+QUERY = re.compile(r"(?<=\S)\?\S+")
 
 
 class Masking:
     """The one masking every log line goes through (see the module's docstring).
 
-    Secrets are removed after the structural masks, so the usual leak, a token in a URL,
-    reads as a clean `***` segment; a short secret (HMAC secrets have no minimum length)
-    is then also removed from unrelated words, the price of never writing it."""
+    It masks text, never the JSON around it: a line's strings are masked before they are
+    encoded, so a secret of any length (HMAC secrets have no minimum) is removed without
+    touching a key, a number or a quote, and the line stays one JSON object. Secrets are
+    removed after the structural masks, so the usual leak, a token in a URL, reads as a
+    clean `***` segment; a short secret is then also removed from unrelated words, the
+    price of never writing it."""
 
     def __init__(self, secrets: Iterable[str] = (), log_pii: bool = False) -> None:
-        # Each secret as JSON writes it (a quote, a backslash, a control byte escaped): the
-        # text masked is JSON, where the raw form of such a secret could match half of an
-        # escape and unbalance the string. Longest first, so a secret containing another
-        # is removed whole.
-        self.secrets = tuple(sorted({json.dumps(s, ensure_ascii=False)[1:-1]
-                                     for s in secrets if s}, key=len, reverse=True))
+        # Longest first, so a secret containing another is removed whole.
+        self.secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
         self.log_pii = log_pii
 
     def __call__(self, text: str) -> str:
-        """`text`: JSON text (a line's content), or a path, which JSON writes unchanged."""
         if "/" in text:
             text = WEBHOOK_TOKEN.sub(r"\1" + MASK, text)
         if "?" in text:
@@ -68,6 +64,19 @@ class Masking:
         if not self.log_pii and "+" in text:
             text = E164.sub(lambda m: mask_value(m.group()), text)
         return text
+
+    def strings(self, value: Any) -> Any:
+        """Every string in a structure masked (dict keys are ours and stay as they are);
+        anything else becomes the text JSON would write for it (default=str) first."""
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, dict):
+            return {k: self.strings(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.strings(v) for v in value]
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        return self(str(value))
 
 
 def secrets_of(settings: Settings) -> tuple[str, ...]:
@@ -167,8 +176,9 @@ class JsonFormatter(logging.Formatter):
             entry["exc"] = self.formatException(record.exc_info)
         if record.stack_info:
             entry["stack"] = record.stack_info
-        content = json.dumps(entry, default=str, ensure_ascii=False, separators=(", ", ": "))
-        return frame[:-1] + ", " + masking(content)[1:]
+        content = json.dumps(masking.strings(entry), ensure_ascii=False,
+                             separators=(", ", ": "))
+        return frame[:-1] + ", " + content[1:]
 
 
 class _JsonHandler(logging.StreamHandler):
