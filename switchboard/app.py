@@ -42,7 +42,7 @@ def create_app(overrides: Mapping[str, object] | None = None,
         log.warning("SWITCHBOARD_ALLOW_PRIVATE_URLS=true on a PostgreSQL database: subscriber "
                     "URLs may reach loopback and private networks; this is a test setting")
 
-    from switchboard.api import body, errors, health, webhooks
+    from switchboard.api import chunked, errors, health, webhooks
     from switchboard.handlers.registry import import_modules
     from switchboard.observability import http
 
@@ -53,7 +53,7 @@ def create_app(overrides: Mapping[str, object] | None = None,
 
     errors.init_app(app)
     http.init_app(app)
-    body.init_app(app)
+    chunked.init_app(app)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
     from switchboard.api import admin as admin_api  # /api/* and /openapi.json

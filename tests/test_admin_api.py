@@ -484,6 +484,15 @@ def test_every_door_refuses_a_bad_event_filter_alike(app, api, name, value):
         assert result.exit_code != 0 and error_of(listed)["message"] in result.output, command
 
 
+@pytest.mark.parametrize("body", [b'{"event_ids": [' + b"9" * 5000 + b"]}", b'{"url": ',
+                                  b"\xff"])
+def test_a_body_that_is_not_json_says_so(api, body):
+    answer = api("POST", "/api/replays", data=body, content_type="application/json")
+    assert answer.status_code == 400
+    assert error_of(answer)["field"] == "body"
+    assert error_of(answer)["message"].startswith("the body is not valid JSON")
+
+
 @pytest.mark.parametrize("path", ["/api/replays", "/api/subscriptions"])
 @pytest.mark.parametrize("depth", [100_000, 40])
 def test_a_deeply_nested_body_is_400(api, engine, path, depth):

@@ -20,7 +20,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request
 
 from switchboard.api import errors, webhooks
-from switchboard.api.body import buffer_chunked
+from switchboard.api.chunked import buffer_chunked
 from switchboard.observability import http
 
 PREFIX = "/webhooks/"

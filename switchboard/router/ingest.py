@@ -79,8 +79,8 @@ class _Pending:
         """SQLite: the event, then its status row, which goes in only if the event did (see
         statements.insert_status), each answer read at once. An `INSERT ... RETURNING` whose
         rows are left unread stays an open statement, and SQLite's work on each further one
-        grows with how many are open: a 1,000-message callback took seconds, not
-        milliseconds, holding the database's one write lock all the while."""
+        grows with how many are open: the time of a callback would grow with the square of
+        its events, all of it under the database's one write lock."""
         self.went_in = bool(tx.execute(sql.insert_event, self.params).fetchall())
         if self.projects:
             self.status_created = bool(tx.execute(

@@ -12,7 +12,7 @@ The docs say sent and received messages share the object and give it no directio
 (ours) a message is inbound when its `to` is one of the numbers we rent at Phonify
 (SWITCHBOARD_PHONIFY_NUMBERS, compared in E.164), its sender then being `origin.number`.
 A relay may also say so in `direction` (`inbound`, `received`, `incoming`, `mo`), and a
-`state` of `received` (undocumented, accepted before the numbers were) still counts.
+`state` of `received` (undocumented; relays send it) counts too.
 Anything else is outbound. An inbound message becomes `message.received`, once, however its
 state moves later. Dedup key: provider + message id + state (`received` for inbound).
 """

@@ -4,6 +4,7 @@ helpers its routes share."""
 from __future__ import annotations
 
 import hmac
+import json
 from typing import Any
 
 from flask import Blueprint, current_app, request
@@ -61,7 +62,9 @@ def json_object() -> dict:
     """The request body as a JSON object, with no NUL in any string (PostgreSQL text cannot
     hold one, and it would otherwise surface as a 503)."""
     try:
-        body = request.get_json(force=True, silent=True)
+        body = json.loads(request.get_data())
+    except (ValueError, UnicodeDecodeError) as exc:  # also an integer of 5,000 digits
+        raise AdminError("body", f"the body is not valid JSON: {exc}") from None
     except RecursionError:  # json's parser gives up on deep nesting with this, not ValueError
         raise AdminError("body", f"the body nests deeper than {MAX_DEPTH} levels") from None
     if not isinstance(body, dict):

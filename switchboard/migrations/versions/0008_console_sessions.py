@@ -1,8 +1,8 @@
 """console_sessions: console sign-ins kept server-side
 
-The console's cookie is signed but client-side, so a copy taken before "Sign out" kept
-working until it expired. Each sign-in now has a row here (keyed by a hash of the random
-id in the cookie); sign-out deletes it, and a row older than 12 hours no longer counts.
+The console's cookie is signed but client-side, so only a row on the server can end a session
+for good. Each sign-in has a row here (keyed by a hash of the random id in the cookie);
+sign-out deletes it, and a row older than 12 hours no longer counts.
 
 Revision ID: 0008
 Revises: 0007

@@ -1,12 +1,10 @@
 """A chunked request body, read whole and bounded before anything parses it.
 
 werkzeug refuses a body over MAX_CONTENT_LENGTH from its Content-Length, but a chunked body
-has none: werkzeug then reads up to the limit and stops, so the body arrives cut and parses
-as something else (a 400 for JSON that ends mid-string, with the cut body kept as a failed
-receipt). And gunicorn raises its own ParseException for broken chunk framing, which no
-handler of ours knew to be the caller's fault. So a chunked body is read here first: past
-the limit it is 413, broken framing is 400, and what follows sees an ordinary body with a
-Content-Length.
+has none: werkzeug reads up to the limit and stops, so the rest would arrive cut and parse
+as something else. And gunicorn raises its own ParseException for broken chunk framing,
+which is the caller's fault, not ours. So a chunked body is read here first: past the limit
+it is 413, broken framing is 400, and what follows sees the whole body.
 """
 
 from __future__ import annotations
