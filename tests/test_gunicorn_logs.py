@@ -17,31 +17,42 @@ from tests.signing import honkio_headers
 from tests.test_gunicorn_edges import free_port, raw_exchange
 
 
-def test_every_line_gunicorn_and_the_app_write_is_json(tmp_path):
+def start_gunicorn(tmp_path, settings: dict, *flags: str, stdout=subprocess.PIPE):
+    """gunicorn with the shipped configuration on a migrated SQLite database, once /healthz
+    answers; its stderr (and stdout) are pipes for the test to read every line of."""
     port = free_port()
     env = {**os.environ, "SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path}/sb.db",
-           "SWITCHBOARD_HONKIO_SECRETS": SECRETS["honkio_secrets"][0], "WEB_CONCURRENCY": "1",
-           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
+           "WEB_CONCURRENCY": "1", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+           **settings}
     subprocess.run([sys.executable, "-m", "switchboard.cli", "db", "upgrade"], env=env,
                    check=True, capture_output=True)
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "python:switchboard.gunicorn_conf",
-         "--bind", f"127.0.0.1:{port}"],
-        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+         "--bind", f"127.0.0.1:{port}", *flags],
+        env=env, cwd=tmp_path, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/healthz")
+            assert conn.getresponse().status == 200
+            conn.close()
+            return port, server
+        except ConnectionRefusedError:
+            assert time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.1)
+
+
+def test_every_line_gunicorn_and_the_app_write_is_json(tmp_path):
+    port, server = start_gunicorn(tmp_path, {
+        "SWITCHBOARD_HONKIO_SECRETS": SECRETS["honkio_secrets"][0]}, stdout=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                body = honkio_body()
-                conn.request("POST", "/webhooks/honkio", body=body, headers=honkio_headers(
-                    body, SECRETS["honkio_secrets"][0], int(time.time())))
-                assert conn.getresponse().status == 200
-                conn.close()
-                break
-            except ConnectionRefusedError:
-                assert time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.1)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        body = honkio_body()
+        conn.request("POST", "/webhooks/honkio", body=body, headers=honkio_headers(
+            body, SECRETS["honkio_secrets"][0], int(time.time())))
+        assert conn.getresponse().status == 200
+        conn.close()
     finally:
         server.terminate()
         err = server.communicate(timeout=30)[1]
@@ -95,31 +106,13 @@ def test_gunicorn_lines_mask_url_tokens_query_strings_and_every_secret(tmp_path)
     configured secret, however short."""
     boomware, transmitsms = SECRETS["boomware_tokens"][0], SECRETS["transmitsms_tokens"][0]
     short = "Zq"  # HMAC secrets are the provider's choice: no minimum length
-    port = free_port()
-    env = {**os.environ, "SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path}/sb.db",
-           "SWITCHBOARD_BOOMWARE_TOKENS": boomware,
-           "SWITCHBOARD_TRANSMITSMS_TOKENS": transmitsms,
-           "SWITCHBOARD_HONKIO_SECRETS": short, "WEB_CONCURRENCY": "1",
-           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
-    subprocess.run([sys.executable, "-m", "switchboard.cli", "db", "upgrade"], env=env,
-                   check=True, capture_output=True)
-    server = subprocess.Popen(
+    port, server = start_gunicorn(
+        tmp_path, {"SWITCHBOARD_BOOMWARE_TOKENS": boomware,
+                   "SWITCHBOARD_TRANSMITSMS_TOKENS": transmitsms,
+                   "SWITCHBOARD_HONKIO_SECRETS": short},
         # an access log asked for too: gunicorn writes it through a handler of its own
-        [sys.executable, "-m", "gunicorn", "-c", "python:switchboard.gunicorn_conf",
-         "--bind", f"127.0.0.1:{port}", "--timeout", "2", "--access-logfile", "-"],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        "--timeout", "2", "--access-logfile", "-")
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                conn.request("GET", "/healthz")
-                assert conn.getresponse().status == 200
-                conn.close()
-                break
-            except ConnectionRefusedError:
-                assert time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.1)
         # A non-ASCII byte: gunicorn refuses the request line and logs it whole.
         raw_exchange(port, f"GET /webhooks/transmitsms/{transmitsms}?mobile=61400000000"
                      "&response=helloé HTTP/1.1\r\nHost: x\r\n\r\n".encode())
