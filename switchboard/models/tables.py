@@ -172,7 +172,7 @@ class Delivery(Base):
         Index("ix_deliveries_state_created", "state", "created_at", "id"),  # dead letters (0003)
         Index("ix_deliveries_created", "created_at", "id"),  # (0004)
         # Dead letters of one subscription (0005). Partial: an index led by subscription_id
-        # over every row puts each of a callback's N outbox rows on a different leaf page.
+        # over every row puts each of an event's N delivery rows on a different leaf page.
         Index("ix_deliveries_subscription_dead", "subscription_id", "created_at", "id",
               postgresql_where=text("state = 'dead'"), sqlite_where=text("state = 'dead'")),
         # An event is expanded into at most one row per target, whatever races or crashes;
