@@ -440,3 +440,23 @@ def test_two_expansions_at_once_take_disjoint_events(client, engine, settings, s
         assert second["got"] == (2, 2) and second["done"] >= committed
     made = [d["event_id"] for d in deliveries(engine)]
     assert sorted(made) == sorted(events)
+
+
+def test_an_event_expanded_again_gets_no_second_row(client, engine, settings, subscriber,
+                                                    frozen_clock):
+    """Were an expanded event ever marked owed again (what two racing expansions would
+    amount to), expanding it once more adds nothing and fails nothing."""
+    from sqlalchemy import update
+
+    from switchboard.models import Event
+
+    subscribe(engine, settings, subscriber.url)
+    (event_id,) = send_honkio(client)
+    expand_owed(engine)
+    (first,) = deliveries(engine)
+    with engine.begin() as conn:
+        conn.execute(update(Event.__table__).values(fanout_owed=True))
+    frozen_clock.advance(1)
+    expand_owed(engine)
+    assert [d["id"] for d in deliveries(engine)] == [first["id"]]
+    assert rows(engine, "SELECT fanout_owed FROM events")[0]["fanout_owed"] is None
