@@ -10,9 +10,12 @@
    keep-alive asyncio subscriber that answers 200 at once. Deliveries/s is measured from the
    first arrival to the last. The baseline, in the same run, is a plain loop of `requests`
    POSTs of the same payload to the same sink.
+   Ingest only marks each event owed its fan-out: the worker's figure includes expanding it
+   into its delivery row.
 2. Latency: gunicorn (sync, 2 workers) and one worker serve Switchboard while a steady load
-   of signed HonkIO callbacks arrives; the sink measures each event's received_at to its
-   arrival. Goals: >= 1,000 deliveries/s, p50 <= 100 ms.
+   of signed HonkIO callbacks arrives, each owed to 5 subscriptions (--latency-subscriptions);
+   the sink measures each event's received_at to each arrival. Goals: >= 1,000
+   deliveries/s, p50 <= 100 ms, p99 <= 500 ms at 200 callbacks/s.
 All traffic is to 127.0.0.1, bounded in count and time; every process is stopped on exit.
 A PostgreSQL run uses a scratch database named after the URL's and this process
 (`bench_dispatch_<pid>`: the name must start with "bench"), dropped at the end.
@@ -185,6 +188,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--rate", type=float, default=200.0, help="callbacks/s, latency phase")
     parser.add_argument("--seconds", type=float, default=10.0, help="latency phase length")
+    parser.add_argument("--latency-subscriptions", type=int, default=5,
+                        help="subscriptions each callback of the latency phase is owed to")
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
@@ -232,13 +237,17 @@ def main() -> None:
         baseline = requests_baseline(sink_port, max(50, args.events // 5))
 
         # 2. latency under a steady ingest load
+        with engine.begin() as conn:
+            for index in range(2, args.latency_subscriptions + 1):
+                subs.create(conn, settings, clock.now(),
+                            url=f"http://127.0.0.1:{sink_port}/in{index}", event_types=["*"])
         sink_get(sink_port, "/reset")
         web_port = free_port()
         spawn("-m", "gunicorn", "--bind", f"127.0.0.1:{web_port}", "--workers", "2",
               "switchboard.wsgi:app")
         wait_for_port(web_port)
         sent = steady_load(web_port, args.rate, args.seconds)
-        latency = wait_count(sink_port, sent, timeout=60)
+        latency = wait_count(sink_port, sent * args.latency_subscriptions, timeout=60)
         engine.dispose()
 
     lat = latency["latencies_ms"]
@@ -249,17 +258,20 @@ def main() -> None:
     print(f"{'requests.Session POST loop/s (baseline)':<40}{baseline:>12.0f}")
     print(f"{'ratio worker / requests loop':<40}{per_second / baseline:>12.2f}")
     print(f"{'delivered / stored':<40}{stats['count']:>6} / {args.events:<5}")
-    print(f"{'unique webhook-ids / deliveries':<40}{stats['unique']:>6} / {stats['count']:<5}")
+    print(f"{'unique (subscription, event) / arrived':<40}{stats['unique']:>6} / "
+          f"{stats['count']:<5}")
     print(f"{'ingest->subscriber p50 ms':<40}{percentile(lat, 0.5):>12.1f}")
     print(f"{'ingest->subscriber p99 ms':<40}{percentile(lat, 0.99):>12.1f}")
-    print(f"{'latency phase: accepted / delivered':<40}{sent:>6} / {latency['count']:<5}")
-    print("goals: >= 1000 deliveries/s, p50 <= 100 ms")
+    print(f"{'latency phase: accepted x subs / arrived':<40}"
+          f"{sent * args.latency_subscriptions:>6} / {latency['count']:<5}")
+    print("goals: >= 1000 deliveries/s, p50 <= 100 ms, p99 <= 500 ms")
     if args.json:
         args.json.write_text(json.dumps({
             "database": make_url(url).get_backend_name(), "worker_concurrency": 16,
             "events": args.events, "delivered": stats["count"], "unique": stats["unique"],
             "deliveries_per_s": per_second, "requests_loop_per_s": baseline,
             "latency_rate": args.rate, "latency_seconds": args.seconds,
+            "latency_subscriptions": args.latency_subscriptions,
             "latency_accepted": sent, "latency_delivered": latency["count"],
             "latency_p50_ms": percentile(lat, 0.5), "latency_p99_ms": percentile(lat, 0.99),
         }, indent=2))

@@ -28,7 +28,8 @@ At scale: `--preload-events N` stores N delivered HonkIO events (receipts, statu
 finished deliveries, bench/seed.py) after migration and before the first Switchboard run;
 seeding a million rows takes a minute or two, so that one seeded database is reused by every
 run (each run adds its own few thousand events, under its own ids). `--subscriptions N` adds
-N active subscriptions that all match, so each accepted callback writes N outbox rows.
+N active subscriptions that all match, so each accepted callback is owed N deliveries (which
+a worker expands later; none runs here).
 bench/scale.py runs the variants and prints them as one table against the goals.
 """
 

@@ -10,8 +10,9 @@ since been deleted, so it does not receive the measured callbacks. Their times l
 past, two seconds apart. Attempts rows are not seeded: ingest never reads or writes them.
 
 Subscriptions are active and all match the benchmark's message.delivered receipts (globs,
-exact types and vendor filters mixed), so every accepted callback writes one outbox row per
-subscription. Their URL is 127.0.0.1's discard port: no worker runs during the ingest runs.
+exact types and vendor filters mixed), so every accepted callback is owed one delivery per
+subscription (expanded by a worker, not by ingest). Their URL is 127.0.0.1's discard port:
+no worker runs during the ingest runs.
 
 PostgreSQL is seeded with INSERT ... SELECT over generate_series, SQLite with a recursive
 CTE, both from one temporary table of per-row values; then PostgreSQL is VACUUM ANALYZEd and

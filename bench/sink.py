@@ -1,7 +1,9 @@
 """A fast local subscriber for the dispatch benchmark: asyncio, HTTP/1.1 keep-alive, 200 at
 once. Records each delivery's arrival and the event's received_at, for latency.
-GET /stats answers {"count", "unique", "first", "last", "latencies_ms"}; GET /reset
-forgets. Listens on 127.0.0.1 only."""
+GET /stats answers {"count", "unique", "first", "last", "latencies_ms"}, where "unique"
+counts distinct (path, webhook-id) pairs: one per subscription (each has its own path) and
+event, so count - unique is how many arrived twice; GET /reset forgets. Listens on
+127.0.0.1 only."""
 
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                              + stats)
             else:
                 now = time.time()
-                ids.append(headers.get("webhook-id", ""))
+                ids.append(lines[0].split(" ")[1] + " " + headers.get("webhook-id", ""))
                 arrivals.append(now)
                 received = _received_at(body)
                 if received is not None:

@@ -1,7 +1,7 @@
 """Sortable public ids: a prefix and a ULID, so ids order by creation time.
 
-Made here rather than by python-ulid's `ULID()`: ingest makes one per outbox row, 50 for a
-callback that 50 subscriptions want, and the library's pure-Python encoding cost ~5.7 µs an
+Made here rather than by python-ulid's `ULID()`: a worker makes one per delivery row, 50 for
+an event that 50 subscriptions want, and the library's pure-Python encoding cost ~5.7 µs an
 id against ~1.5 µs here. The format is the ULID spec's (48-bit millisecond time, 80 random
 bits, Crockford base32) and the order is the library's strict monotonic one: within a
 millisecond the next id is the last plus one. The tests read these ids back with python-ulid.

@@ -58,7 +58,9 @@ def _old_finished(cutoff: datetime):
 def _event_purgeable(cutoff: datetime):
     kept_delivery = select(_d.c.id).where(_d.c.event_id == _e.c.id,
                                           not_(_old_finished(cutoff)))
-    return and_(_e.c.received_at < cutoff, not_(exists(kept_delivery)))
+    # An event still owed its fan-out has no delivery rows yet, and is kept all the same.
+    return and_(_e.c.received_at < cutoff, _e.c.fanout_owed.is_(None),
+                not_(exists(kept_delivery)))
 
 
 def _receipt_purgeable(cutoff: datetime, events_gone: bool):

@@ -206,3 +206,17 @@ def frozen_clock() -> Iterator[FrozenClock]:
 def rows(engine, sql: str, **params):
     with engine.connect() as conn:
         return conn.execute(text(sql), params).mappings().all()
+
+
+def expand_owed(engine) -> int:
+    """What a worker does first on each round, alone: turn every owed fan-out into its
+    delivery rows (without sending them); returns how many rows it wrote."""
+    from switchboard.worker.expand import expand
+
+    written = 0
+    while True:
+        with engine.begin() as conn:
+            events, made = expand(conn, clock.now(), 500)
+        written += made
+        if not events:
+            return written

@@ -16,7 +16,7 @@ from switchboard.admin.events import receipt_json
 from switchboard.cli import cli
 from switchboard.worker.runner import Worker
 from tests.callbacks import send_honkio
-from tests.conftest import SECRETS, rows
+from tests.conftest import SECRETS, expand_owed, rows
 
 TOKEN = "s3cret-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -363,6 +363,7 @@ def test_dead_letter_is_listed_and_retried_through_the_worker(client, api, engin
                                                               worker, frozen_clock):
     sub_id, event_id = make_dead(client, api, subscriber, worker, frozen_clock)
     send_honkio(client)  # another event whose delivery stays pending
+    expand_owed(engine)
     dead = api("GET", "/api/deliveries?state=dead").get_json()
     (letter,) = dead["deliveries"]
     assert letter["event_id"] == event_id and letter["subscription_id"] == sub_id
@@ -410,12 +411,13 @@ def test_retry_refuses_while_the_subscription_is_disabled(client, api, subscribe
     assert api("POST", f"/api/deliveries/{letter['id']}/retry").status_code == 200
 
 
-def test_deliveries_page_with_a_cursor(client, api, subscriber, frozen_clock):
+def test_deliveries_page_with_a_cursor(client, api, engine, subscriber, frozen_clock):
     for url in ("/a", "/b", "/c"):
         api("POST", "/api/subscriptions", json={"url": subscriber.url + url,
                                                 "event_types": ["*"]})
     for _ in range(3):
         send_honkio(client)
+        expand_owed(engine)
         frozen_clock.advance(1)
     seen, cursor = [], ""
     while True:

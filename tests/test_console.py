@@ -17,7 +17,7 @@ from switchboard import subscriptions as subs
 from switchboard.app import create_app
 from switchboard.worker.runner import Worker
 from tests.callbacks import send_honkio
-from tests.conftest import rows
+from tests.conftest import expand_owed, rows
 from tests.subscriber import Subscriber
 
 TOKEN = "adm_console_test_token"
@@ -254,6 +254,7 @@ def test_browser_filter_open_replay(live_console):
                     event_types=["*"], description="billing")
     send_honkio(client, "sent", message_id="msg_other")
     (wanted,) = send_honkio(client, "delivered", message_id="msg_wanted")
+    expand_owed(state.engine)
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[

@@ -1,10 +1,12 @@
-"""Fan-out through the worker: signed deliveries to real local subscribers, filters,
-retries, Retry-After, 410, dead letters, handler isolation, secret rotation."""
+"""Fan-out through the worker: owed fan-outs expanded into delivery rows, signed deliveries
+to real local subscribers, filters, retries, Retry-After, 410, dead letters, handler
+isolation, secret rotation."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -16,7 +18,7 @@ from switchboard.handlers.registry import on, unregister
 from switchboard.models import Attempt, Delivery
 from switchboard.router.event_rows import load_event
 from tests.callbacks import send_honkio
-from tests.conftest import rows
+from tests.conftest import expand_owed, rows
 from tests.subscriber import Subscriber
 
 
@@ -71,6 +73,7 @@ def test_type_and_vendor_filters(client, engine, settings, subscriber, make_work
                                 vendors=["canary"])
     (delivered,) = send_honkio(client, "delivered")
     (sent,) = send_honkio(client, "sent")
+    expand_owed(engine)
     made = {(d["event_id"], d["subscription_id"]) for d in deliveries(engine)}
     assert made == {(delivered, exact["id"]), (delivered, wildcard["id"]),
                     (sent, wildcard["id"])}
@@ -79,8 +82,8 @@ def test_type_and_vendor_filters(client, engine, settings, subscriber, make_work
     assert other_vendor["id"] not in {d["subscription_id"] for d in deliveries(engine)}
 
 
-def test_outbox_rows_are_written_whole_in_the_ingest_transaction(client, engine, settings,
-                                                                 subscriber, frozen_clock):
+def test_ingest_writes_no_deliveries_and_expansion_writes_each_target_once(
+        client, engine, settings, subscriber, frozen_clock):
     first, _ = subscribe(engine, settings, subscriber.url + "/a")
     second, _ = subscribe(engine, settings, subscriber.url + "/b", ["message.*"])
     odd_name = 'test."quoted", {braced} \\ handler'  # travels inside a JSON parameter
@@ -91,8 +94,14 @@ def test_outbox_rows_are_written_whole_in_the_ingest_transaction(client, engine,
 
     try:
         (event_id,) = send_honkio(client)
+        assert deliveries(engine) == []
+        assert rows(engine, "SELECT fanout_owed FROM events")[0]["fanout_owed"] in (True, 1)
+        frozen_clock.advance(3)
+        assert expand_owed(engine) == 3
+        assert expand_owed(engine) == 0  # expanded once: the mark is gone
     finally:
         unregister(odd_name)
+    assert rows(engine, "SELECT fanout_owed FROM events")[0]["fanout_owed"] is None
     made = deliveries(engine)
     assert {(d["subscription_id"], d["handler"]) for d in made} == {
         (first["id"], None), (second["id"], None), (None, odd_name)}
@@ -148,6 +157,7 @@ def test_410_disables_the_subscription(client, engine, settings, subscriber, mak
     (stored,) = rows(engine, "SELECT active, disabled_reason FROM subscriptions")
     assert stored["active"] in (False, 0) and "410" in stored["disabled_reason"]
     send_honkio(client)
+    expand_owed(engine)
     assert len(deliveries(engine)) == 1  # nothing more owed to a gone subscriber
 
 
@@ -221,6 +231,9 @@ def test_superseded_receipts_fan_out_nothing(client, engine, settings, subscribe
     subscribe(engine, settings, subscriber.url)
     (delivered,) = send_honkio(client, "delivered", message_id="msg_late")
     (late_sent,) = send_honkio(client, "sent", message_id="msg_late")
+    assert rows(engine, "SELECT fanout_owed FROM events WHERE id = :id",
+                id=late_sent)[0]["fanout_owed"] is None
+    expand_owed(engine)
     assert [d["event_id"] for d in deliveries(engine)] == [delivered]
     make_worker().run_once()
     assert subscriber.webhook_ids() == [delivered]
@@ -346,3 +359,104 @@ def test_handlers_are_dispatched_through_the_blinker_signal(client, engine, sett
         assert seen == [event_id] and deliveries(engine)[0]["state"] == "succeeded"
     finally:
         unregister("test.signalled")
+
+
+def test_a_subscription_created_after_the_event_was_received_does_not_get_it(
+        client, engine, settings, subscriber, make_worker, frozen_clock):
+    subscribe(engine, settings, subscriber.url + "/early")
+    (before,) = send_honkio(client)
+    frozen_clock.advance(1)
+    late, _ = subscribe(engine, settings, subscriber.url + "/late")
+    (after,) = send_honkio(client)  # received at the moment the late one was created
+    make_worker().run_once()
+    got = sorted((r.path.rsplit("/", 1)[1], r.headers["webhook-id"])
+                 for r in subscriber.received)
+    assert got == sorted([("early", before), ("early", after), ("late", after)])
+
+
+def test_a_subscription_disabled_before_expansion_does_not_get_it(
+        client, engine, settings, subscriber, make_worker, frozen_clock):
+    sub, _ = subscribe(engine, settings, subscriber.url)
+    send_honkio(client)
+    with engine.begin() as conn:
+        subs.set_active(conn, settings, sub["id"], False)
+    make_worker().run_once()
+    assert deliveries(engine) == [] and subscriber.received == []
+    assert rows(engine, "SELECT count(*) AS n FROM events WHERE fanout_owed IS NOT NULL"
+                )[0]["n"] == 0
+
+
+def test_the_unique_key_refuses_a_second_row_for_one_event_and_target(
+        client, engine, settings, subscriber, frozen_clock):
+    """The backstop behind the claim: even a second expansion that got past it could not
+    owe an event twice to one target. Replays are new rows by design."""
+    from sqlalchemy.exc import IntegrityError
+
+    from switchboard.router.outbox import INSERT_DELIVERY, delivery_row
+
+    sub, _ = subscribe(engine, settings, subscriber.url)
+    (event_id,) = send_honkio(client)
+    expand_owed(engine)  # the subscription's row
+    now = frozen_clock.moment
+    with engine.begin() as conn:  # a handler's row, as a worker that loaded it would write
+        conn.execute(INSERT_DELIVERY, delivery_row(event_id, now, handler="test.twice"))
+    for twice in (delivery_row(event_id, now, subscription_id=sub["id"]),
+                  delivery_row(event_id, now, handler="test.twice")):
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(INSERT_DELIVERY, twice)
+    with engine.begin() as conn:
+        conn.execute(INSERT_DELIVERY, [delivery_row(event_id, now, subscription_id=sub["id"],
+                                                    replay=True) for _ in range(2)])
+    assert len(deliveries(engine)) == 4
+
+
+def test_two_expansions_at_once_take_disjoint_events(client, engine, settings, subscriber,
+                                                     frozen_clock, database_url):
+    """PostgreSQL: a second worker skips the events the first holds and does not wait for
+    it (SKIP LOCKED). SQLite: it waits for the write lock, then finds them expanded."""
+    import threading
+
+    from switchboard.worker.expand import expand
+
+    subscribe(engine, settings, subscriber.url)
+    events = [send_honkio(client)[0] for _ in range(6)]
+    second: dict = {}
+    with engine.begin() as first:
+        assert expand(first, frozen_clock.moment, 4) == (4, 4)
+
+        def other() -> None:
+            with engine.begin() as conn:
+                second["got"] = expand(conn, frozen_clock.moment, 10)
+            second["done"] = time.monotonic()
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(timeout=1.0)
+        committed = time.monotonic()
+    thread.join(timeout=10)
+    if engine.dialect.name == "postgresql":
+        assert second["got"] == (2, 2) and second["done"] < committed
+    else:
+        assert second["got"] == (2, 2) and second["done"] >= committed
+    made = [d["event_id"] for d in deliveries(engine)]
+    assert sorted(made) == sorted(events)
+
+
+def test_an_event_expanded_again_gets_no_second_row(client, engine, settings, subscriber,
+                                                    frozen_clock):
+    """Were an expanded event ever marked owed again (what two racing expansions would
+    amount to), expanding it once more adds nothing and fails nothing."""
+    from sqlalchemy import update
+
+    from switchboard.models import Event
+
+    subscribe(engine, settings, subscriber.url)
+    (event_id,) = send_honkio(client)
+    expand_owed(engine)
+    (first,) = deliveries(engine)
+    with engine.begin() as conn:
+        conn.execute(update(Event.__table__).values(fanout_owed=True))
+    frozen_clock.advance(1)
+    expand_owed(engine)
+    assert [d["id"] for d in deliveries(engine)] == [first["id"]]
+    assert rows(engine, "SELECT fanout_owed FROM events")[0]["fanout_owed"] is None

@@ -15,7 +15,7 @@ from switchboard.config import ConfigError
 from switchboard.handlers.registry import HANDLERS, unregister
 from switchboard.worker.runner import Worker
 from tests.callbacks import send_honkio
-from tests.conftest import rows
+from tests.conftest import expand_owed, rows
 
 
 @pytest.fixture
@@ -42,6 +42,7 @@ def test_handler_modules_are_imported_and_run_after_commit(app_with_handlers, fr
     (delivered,) = send_honkio(client, "delivered")
     (sent,) = send_honkio(client, "sent")
     assert counting.SEEN == []  # nothing runs inside the request
+    expand_owed(state.engine)
     handlers = {(r["event_id"], r["handler"]) for r in rows(
         state.engine, "SELECT event_id, handler FROM deliveries")}
     assert handlers == {(delivered, "tests.counting"), (delivered, "switchboard.log_events"),

@@ -9,7 +9,6 @@ import threading
 import pytest
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from switchboard import subscriptions
 from switchboard.app import create_app
 from switchboard.config import Settings
 from switchboard.models.db import RawTransaction
@@ -241,27 +240,28 @@ def test_failure_inside_the_transaction_leaves_nothing(client, engine, frozen_cl
     assert len(rows(engine, "SELECT id FROM events")) == 1
 
 
-def test_a_refused_write_sent_with_the_commit_leaves_nothing(client, engine, settings,
-                                                            frozen_clock, monkeypatch):
-    """On PostgreSQL the outbox rows go out with the COMMIT, and the database's answer to
-    them arrives with its answer to the COMMIT: a refusal must still leave nothing."""
-    with engine.begin() as conn:
-        subscriptions.create(conn, settings, frozen_clock(),
-                             url="http://127.0.0.1:9/hook", event_types=["*"])
+def test_a_refused_write_sent_with_the_commit_leaves_nothing(client, engine, frozen_clock,
+                                                            monkeypatch):
+    """On PostgreSQL the writes after the last read (here the message's status moving on)
+    go out with the COMMIT, and the database's answer to them arrives with its answer to the
+    COMMIT: a refusal must still leave nothing of that callback."""
+    accepted(client, "evt_first", "sent")
     broken = dataclasses.replace(
         ingest_module.sql_for(engine.dialect.name),
-        insert_deliveries="INSERT INTO deliveries (id) SELECT no_such_column FROM events")
+        advance_status="UPDATE message_status SET no_such_column = 1")
     monkeypatch.setattr(ingest_module, "sql_for", lambda _dialect: broken)
-    answer = post(client, receipt("evt_outbox", "delivered"))
+    answer = post(client, receipt("evt_commit", "delivered"))
     assert answer.status_code == 503
     assert answer.get_json()["error"]["code"] == "database_unavailable"
-    for table in ("receipts", "events", "message_status", "deliveries"):
-        assert rows(engine, f"SELECT * FROM {table}") == [], table
+    for table in ("receipts", "events", "message_status"):
+        assert len(rows(engine, f"SELECT * FROM {table}")) == 1, table
+    assert rows(engine, "SELECT status FROM message_status") == [{"status": "sent"}]
 
     monkeypatch.undo()
-    retried = post(client, receipt("evt_outbox", "delivered"))
+    retried = post(client, receipt("evt_commit", "delivered"))
     assert retried.get_json()["status"] == "accepted"
-    assert len(rows(engine, "SELECT id FROM deliveries")) == 1
+    assert rows(engine, "SELECT status FROM message_status") == [{"status": "delivered"}]
+    assert len(rows(engine, "SELECT id FROM events WHERE fanout_owed IS NOT NULL")) == 2
 
 
 @pytest.mark.parametrize("hot_path_fails", [False, True])

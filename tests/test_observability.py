@@ -29,7 +29,7 @@ from switchboard.observability.logging import (
 )
 from switchboard.worker.runner import Worker
 from tests.callbacks import honkio_body, send_honkio
-from tests.conftest import SECRETS
+from tests.conftest import SECRETS, expand_owed
 from tests.signing import honkio_headers, sample_bytes
 
 HONKIO_SECRET = SECRETS["honkio_secrets"][0]
@@ -163,8 +163,16 @@ def test_metrics_count_deliveries_and_read_the_queue(client, engine, settings, s
     assert value(before, "switchboard_deliveries_pending") == 0
     send_honkio(client)
     send_honkio(client)
+    frozen_clock.advance(30)
+    owed = scrape(client)
+    assert value(owed, "switchboard_fanouts_owed") == 2
+    assert value(owed, "switchboard_deliveries_pending") == 0
+    assert value(owed, "switchboard_worker_lag_seconds") == 30  # behind on expanding
+    frozen_clock.advance(-30)
+    expand_owed(engine)
     frozen_clock.advance(90)
     waiting = scrape(client)
+    assert value(waiting, "switchboard_fanouts_owed") == 0
     assert value(waiting, "switchboard_deliveries_pending") == 2
     assert value(waiting, "switchboard_oldest_pending_delivery_age_seconds") == 90
     assert value(waiting, "switchboard_worker_lag_seconds") == 90

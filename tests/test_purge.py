@@ -12,7 +12,7 @@ from switchboard.cli import cli
 from switchboard.retention import parse_duration
 from switchboard.worker.runner import Worker
 from tests.callbacks import send_honkio
-from tests.conftest import rows
+from tests.conftest import expand_owed, rows
 from tests.test_observability import signed_honkio
 
 
@@ -23,8 +23,9 @@ def counts(engine) -> dict[str, int]:
 
 @pytest.fixture
 def history(client, engine, settings, subscriber, frozen_clock):
-    """31 days ago: three events delivered (finished), one still owed (pending), one
-    failed receipt; now: one new event. Returns the ids that must survive."""
+    """31 days ago: three events delivered (finished), one still owed (pending), one still
+    owed its fan-out (no worker expanded it yet), one failed receipt; now: one new event
+    (not expanded either). Returns the ids that must survive."""
     with engine.begin() as conn:
         subs.create(conn, settings, frozen_clock(), url=subscriber.url, event_types=["*"])
     delivered = [send_honkio(client)[0] for _ in range(3)]
@@ -33,11 +34,13 @@ def history(client, engine, settings, subscriber, frozen_clock):
         assert worker.run_once() == 3
     finally:
         worker.close()
-    (owed,) = send_honkio(client)  # never sent: pending
+    (owed,) = send_honkio(client)
+    expand_owed(engine)  # never sent: pending
+    (unexpanded,) = send_honkio(client)
     assert signed_honkio(client, b'{"type": "message.delivered"}').status_code == 400
     frozen_clock.advance(31 * 86400)
     (recent,) = send_honkio(client)
-    return {"delivered": delivered, "owed": owed, "recent": recent}
+    return {"delivered": delivered, "owed": owed, "unexpanded": unexpanded, "recent": recent}
 
 
 def test_dry_run_counts_and_deletes_nothing(app, engine, history):
@@ -55,11 +58,11 @@ def test_purge_deletes_old_finished_history_in_batches_and_keeps_what_is_owed(
     assert result.exit_code == 0, result.output
     assert "deleted 3 deliveries, 3 attempts, 3 events, 4 receipts" in result.output
     kept = {r["id"] for r in rows(engine, "SELECT id FROM events")}
-    assert kept == {history["owed"], history["recent"]}
+    assert kept == {history["owed"], history["unexpanded"], history["recent"]}
     assert {r["state"] for r in rows(engine, "SELECT state FROM deliveries")} == {"pending"}
-    assert counts(engine) == {"events": 2, "receipts": 2, "deliveries": 2, "attempts": 0,
+    assert counts(engine) == {"events": 3, "receipts": 3, "deliveries": 1, "attempts": 0,
                               # the current state of every message, purged or not
-                              "message_status": 5}
+                              "message_status": 6}
     again = app.test_cli_runner().invoke(cli, ["purge", "--older-than", "30d", "--dry-run"])
     assert "would delete 0 deliveries, 0 attempts, 0 events, 0 receipts" in again.output
 

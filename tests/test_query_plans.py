@@ -41,6 +41,7 @@ SELECT 'dlv_' || lpad(n::text, 26, '0'), 'evt_' || lpad(n::text, 26, '0'), 'sub_
             ELSE 'succeeded' END, 1, now(), false,
        now() - (n || ' seconds')::interval
 FROM generate_series(1, {rows}) AS n;
+UPDATE events SET fanout_owed = true WHERE id > 'evt_' || lpad('{owed_from}', 26, '0');
 ANALYZE;
 """
 
@@ -68,7 +69,8 @@ def big_database(request):
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} CASCADE"))
-        for statement in SEED.replace("{rows}", str(ROWS)).split(";\n"):
+        seed = SEED.replace("{rows}", str(ROWS)).replace("{owed_from}", str(ROWS - 1000))
+        for statement in seed.split(";\n"):
             if statement.strip():
                 conn.exec_driver_sql(statement)
     yield engine
@@ -158,3 +160,24 @@ def test_message_history_uses_an_index(big_database):
         assert len(get_message(conn, "canary", "msg_4242")["history"]) >= 1
 
     assert_indexed(captured_plans(big_database, history))
+
+
+@pytest.mark.skipif(not PG_URL, reason="query plans are PostgreSQL's; "
+                    "SWITCHBOARD_TEST_DATABASE_URL is set in CI")
+def test_owed_fanouts_are_found_through_their_partial_index(big_database):
+    """A worker's expansion claim and the metrics' backlog read only the owed events,
+    however many events are stored."""
+    from switchboard.observability.metrics import OWED
+    from switchboard.worker.expand import CLAIM_OWED
+
+    plans = []
+    with big_database.connect() as conn:
+        for query in (CLAIM_OWED, OWED):
+            compiled = query.compile(dialect=big_database.dialect)
+            params = {"limit": 64} | {k: v for k, v in compiled.params.items() if k != "limit"}
+            (plan,) = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled),
+                                           params).one()
+            plans.append(plan if isinstance(plan, list) else json.loads(plan))
+    assert_indexed(plans)
+    used = {n.get("Index Name") for plan in plans for n in nodes(plan[0]["Plan"])}
+    assert "ix_events_fanout_owed" in used

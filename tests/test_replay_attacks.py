@@ -6,7 +6,7 @@ import json
 
 from switchboard import clock
 from switchboard import subscriptions as subs
-from tests.conftest import SECRETS, rows
+from tests.conftest import SECRETS, expand_owed, rows
 from tests.signing import canary_headers, honkio_headers, sample_json
 
 
@@ -36,5 +36,6 @@ def test_canary_replay_inside_its_window_is_a_duplicate_and_fans_out_nothing(
     again = client.post("/webhooks/canary", data=body, headers=headers)
     assert again.status_code == 200
     assert again.get_json() == {"status": "duplicate", "event_ids": first["event_ids"]}
+    assert expand_owed(engine) == 1
     assert len(rows(engine, "SELECT id FROM deliveries")) == 1
     assert len(rows(engine, "SELECT id FROM events")) == 1

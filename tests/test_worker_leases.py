@@ -16,7 +16,7 @@ from switchboard.worker import store
 from switchboard.worker.runner import Worker
 from switchboard.worker.store import Outcome
 from tests.callbacks import send_honkio
-from tests.conftest import rows
+from tests.conftest import expand_owed, rows
 from tests.test_fanout import attempts, deliveries, subscribe
 from tests.test_worker_processes import wait_until
 
@@ -65,6 +65,7 @@ def test_an_outcome_is_not_written_once_the_lease_is_lost(client, engine, settin
                                                           subscriber, frozen_clock):
     subscribe(engine, settings, subscriber.url)
     send_honkio(client)
+    expand_owed(engine)
     with engine.begin() as conn:
         (row,) = store.claim(conn, "a", frozen_clock.moment, 10, timedelta(seconds=5))
     frozen_clock.advance(6)  # a's lease has run out: b takes the row

@@ -86,6 +86,7 @@ def test_two_workers_share_500_deliveries(client, engine, settings, subscriber, 
     counts = Counter(subscriber.webhook_ids())
     assert set(counts) == set(events)
     assert max(counts.values()) == 1, "a delivery was sent twice"
+    assert len(states(engine)) == 500, "an event was expanded twice"
     for name in ("a", "b"):  # both took part
         assert b'"outcome": "succeeded"' in (tmp_path / f"{name}.log").read_bytes()
 
@@ -129,15 +130,8 @@ def test_sigterm_with_a_hung_handler_exits_after_the_grace_period(
         client, engine, settings, start_worker, tmp_path):
     """The worker exits (status 1) although the handler never returns, and leaves that
     delivery leased for another worker to take over after the lease."""
-    import tests.handler_fixtures.hangs  # noqa: F401 - ingest here owes it a delivery
-    from switchboard.handlers.registry import unregister
-
     marker = tmp_path / "entered"
-    try:
-        send_honkio(client)
-    finally:
-        unregister("tests.hangs")
-        sys.modules.pop("tests.handler_fixtures.hangs", None)
+    send_honkio(client)
     worker = start_worker("--grace", "1", handler_modules="tests.handler_fixtures.hangs",
                           extra_env={"SB_TEST_HANG_MARKER": str(marker)}, name="hung")
     wait_until(marker.exists)
@@ -146,6 +140,55 @@ def test_sigterm_with_a_hung_handler_exits_after_the_grace_period(
     assert states(engine) == [("pending", states(engine)[0][1])]
     assert states(engine)[0][1] is not None, "the hung handler's row is left leased"
     assert b"still running after the 1s grace period" in (tmp_path / "hung.log").read_bytes()
+
+
+def test_a_handler_module_loaded_only_in_the_worker_gets_its_events(
+        client, engine, settings, start_worker, tmp_path):
+    """The web side (this test's app) has no SWITCHBOARD_HANDLER_MODULES: who is owed an
+    event is decided by the worker that expands it."""
+    record = tmp_path / "handled"
+    events = [send_honkio(client)[0] for _ in range(3)]
+    start_worker(handler_modules="tests.handler_fixtures.records",
+                 extra_env={"SB_TEST_RECORD_FILE": str(record)})
+    wait_until(lambda: record.exists() and len(record.read_text().split()) == 3)
+    assert sorted(record.read_text().split()) == sorted(events)
+    wait_until(lambda: states(engine) and all(s == "succeeded" for s, _ in states(engine)))
+    table = Delivery.__table__
+    with engine.connect() as conn:
+        owed = conn.execute(select(table.c.event_id, table.c.handler)).all()
+    assert sorted(owed) == sorted((event, "tests.records") for event in events)
+
+
+def test_workers_killed_mid_expansion_lose_nothing_and_make_nothing_twice(
+        client, engine, settings, subscriber, start_worker):
+    """SIGKILL at moments spread over a backlog of owed fan-outs: each one either committed
+    its events' rows and cleared their marks, or neither; the unique key would refuse a
+    second row. The last worker finishes, and every event reaches every subscription."""
+    urls = [f"{subscriber.url}/s{i}" for i in range(10)]
+    for url in urls:
+        subscribe(engine, settings, url)
+    events = [send_honkio(client)[0] for _ in range(150)]
+    for round_, after in enumerate((0.3, 0.6, 0.9, 1.2)):
+        doomed = start_worker("--concurrency", "4", "--lease", "2", name=f"doomed{round_}",
+                              delivery_timeout="1.5")
+        time.sleep(after)
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+    start_worker("--concurrency", "8", "--lease", "2", name="heir", delivery_timeout="1.5")
+    wait_until(lambda: owed_events(engine) == 0 and len(states(engine)) == 1500
+               and all(state == "succeeded" for state, _ in states(engine)), timeout=90)
+    table = Delivery.__table__
+    with engine.connect() as conn:
+        made = Counter(conn.execute(select(table.c.event_id, table.c.subscription_id)).all())
+    assert len(made) == 1500 and max(made.values()) == 1
+    got = {(r.headers["webhook-id"], r.path.rsplit("/", 1)[1]) for r in subscriber.received}
+    assert got == {(event, f"s{i}") for event in events for i in range(10)}
+
+
+def owed_events(engine) -> int:
+    with engine.connect() as conn:
+        return conn.exec_driver_sql(
+            "SELECT count(*) FROM events WHERE fanout_owed IS NOT NULL").scalar_one()
 
 
 def free_port() -> int:

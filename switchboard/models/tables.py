@@ -92,6 +92,9 @@ class Event(Base):
     disposition: Mapped[str] = mapped_column(String(16))
     data: Mapped[dict] = mapped_column(JSON)
     raw: Mapped[dict | list | str | None] = mapped_column(JSON)
+    # True from ingest until a worker writes the event's delivery rows, then NULL; NULL on
+    # late receipts, which owe nothing (0009).
+    fanout_owed: Mapped[bool | None] = mapped_column(Boolean)
 
     __table_args__ = (
         # Admin lists read newest first under one filter (0004).
@@ -102,6 +105,9 @@ class Event(Base):
         # A message's history and the admin filter, with or without a vendor (0003, 0007).
         Index("ix_events_message", "message_id"),
         Index("ix_events_receipt", "receipt_id"),  # purge deletes receipts (0002)
+        # The owed fan-outs only: as small as the workers' backlog (0009).
+        Index("ix_events_fanout_owed", "id", postgresql_where=text("fanout_owed IS NOT NULL"),
+              sqlite_where=text("fanout_owed IS NOT NULL")),
     )
 
 
@@ -166,9 +172,17 @@ class Delivery(Base):
         Index("ix_deliveries_state_created", "state", "created_at", "id"),  # dead letters (0003)
         Index("ix_deliveries_created", "created_at", "id"),  # (0004)
         # Dead letters of one subscription (0005). Partial: an index led by subscription_id
-        # over every row puts each of a callback's N outbox rows on a different leaf page.
+        # over every row puts each of an event's N delivery rows on a different leaf page.
         Index("ix_deliveries_subscription_dead", "subscription_id", "created_at", "id",
               postgresql_where=text("state = 'dead'"), sqlite_where=text("state = 'dead'")),
+        # An event is expanded into at most one row per target, whatever races or crashes;
+        # replays are new rows by design (0009).
+        Index("ux_deliveries_event_subscription", "event_id", "subscription_id", unique=True,
+              postgresql_where=text("NOT replay AND subscription_id IS NOT NULL"),
+              sqlite_where=text("NOT replay AND subscription_id IS NOT NULL")),
+        Index("ux_deliveries_event_handler", "event_id", "handler", unique=True,
+              postgresql_where=text("NOT replay AND handler IS NOT NULL"),
+              sqlite_where=text("NOT replay AND handler IS NOT NULL")),
     )
 
 

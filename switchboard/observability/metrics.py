@@ -22,7 +22,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from switchboard import clock
-from switchboard.models import Delivery
+from switchboard.models import Delivery, Event
 
 log = logging.getLogger("switchboard.metrics")
 
@@ -53,6 +53,9 @@ _d = Delivery.__table__
 PENDING = select(func.count(), func.min(_d.c.created_at), func.min(_d.c.next_attempt_at)) \
     .where(_d.c.state == "pending")
 DEAD = select(func.count()).where(_d.c.state == "dead")
+_e = Event.__table__
+# Through ix_events_fanout_owed: as many rows as the workers' backlog.
+OWED = select(func.count(), func.min(_e.c.received_at)).where(_e.c.fanout_owed.is_not(None))
 
 
 def multiprocess_dir() -> str | None:
@@ -72,6 +75,7 @@ class QueueCollector:
             with self.engine.connect() as conn:
                 pending, oldest, earliest_due = conn.execute(PENDING).one()
                 dead = conn.execute(DEAD).scalar_one()
+                owed, oldest_owed = conn.execute(OWED).one()
         except (DBAPIError, SQLAlchemyError) as exc:
             log.warning("metrics: queue depths unavailable: %s", type(exc).__name__)
             up.add_metric([], 0)
@@ -87,9 +91,13 @@ class QueueCollector:
                      "Deliveries out of retries, waiting for an operator", dead)
         yield _gauge("switchboard_oldest_pending_delivery_age_seconds",
                      "Age of the oldest pending delivery (0 when none)", _age(now, oldest))
+        yield _gauge("switchboard_fanouts_owed",
+                     "Events stored whose fan-out no worker has expanded into deliveries yet",
+                     owed)
         yield _gauge("switchboard_worker_lag_seconds",
-                     "How long the most overdue pending delivery has been due: how far the "
-                     "workers are behind (0 when nothing is overdue)", _age(now, earliest_due))
+                     "How long the most overdue pending delivery, or the oldest event owed its "
+                     "fan-out, has been due: how far the workers are behind (0 when nothing "
+                     "is overdue)", max(_age(now, earliest_due), _age(now, oldest_owed)))
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

@@ -1,14 +1,16 @@
 """Ingest: one verified callback stored in one transaction, exactly once.
 
-Receipt, events, the status projection and the delivery rows (the outbox) commit together
-or not at all. Dedup is the events table's unique dedup_key with INSERT ... ON CONFLICT DO
+Receipt, events and the status projection commit together or not at all, each new event
+marked as owing its fan-out (events.fanout_owed), which a worker expands into delivery rows
+later (worker/expand.py): so ingest reads no subscriptions and its cost does not grow with
+them. Dedup is the events table's unique dedup_key with INSERT ... ON CONFLICT DO
 NOTHING, so concurrent copies of one callback race safely: one inserts, the rest find its id.
 
 This is the hot path: its SQL runs on the driver (router/statements.py). On PostgreSQL the
 receipt, event and status inserts are one statement (one more per further event of the
 callback), sent with BEGIN in one round trip (psycopg pipeline mode; see RawTransaction); the
-commit is another, and carries the writes that follow the last read (outbox rows, a moved
-status, a disposition).
+commit is another, and carries the writes that follow the last read (a moved status, a
+disposition). The event's statement also wakes the workers (pg_notify, delivered at commit).
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from sqlalchemy import Engine
 from switchboard.events import STATUS_RANK, NormalizedEvent
 from switchboard.ids import new_id
 from switchboard.models.db import RawTransaction
-from switchboard.router import outbox
 from switchboard.router.projection import FANOUT, project
 from switchboard.router.statements import IngestSql, dumps, sql_for, time_writer
 from switchboard.vendors.base import Inbound
@@ -32,7 +33,6 @@ class IngestResult:
     status: str  # accepted | duplicate
     event_ids: list[str]
     new_event_ids: list[str]
-    fanout_event_ids: list[str]
 
 
 def receipt_params(inbound: Inbound, kept_headers: tuple[str, ...], received_at,
@@ -60,7 +60,7 @@ class _Pending:
         self.params = (self.event_id, event.dedup_key, receipt_id, event.vendor, event.type,
                        event.vendor_event_id, event.message_id, event.status,
                        at(event.occurred_at), received_at, FANOUT, dumps(event.data),
-                       dumps(event.raw))
+                       dumps(event.raw), True)
         # Whether a receipt moves its message's status: an outbound one with both.
         self.projects = event.status is not None and event.message_id is not None \
             and event.data.get("direction") == "outbound"
@@ -100,7 +100,7 @@ class _Pending:
         """PostgreSQL: one row, the event's id if it went in and the status row's rank if
         that was created (SQLite's answers were read as they were sent)."""
         if self._combined:
-            event_id, rank = self._cursor.fetchone()
+            event_id, rank, _notified = self._cursor.fetchone()
             self.went_in = event_id is not None
             if self.projects:
                 self.status_created = rank is not None
@@ -113,8 +113,6 @@ def ingest(engine: Engine, inbound: Inbound, kept_headers: tuple[str, ...],
     received_at = at(now)
     receipt = receipt_params(inbound, kept_headers, received_at, "parsed")
     pending = [_Pending(event, receipt[0], received_at, at) for event in events]
-    # Read before the transaction (and at most once a second): not a statement of ours.
-    subs = outbox.active_subscriptions(engine)
     # On PostgreSQL the whole transaction is one pipeline: what is read waits for its answer
     # (a round trip, with whatever was queued before it); the writes after the last read go
     # out with the COMMIT, in the round trip that leaving the pipeline makes.
@@ -127,17 +125,16 @@ def ingest(engine: Engine, inbound: Inbound, kept_headers: tuple[str, ...],
             tx.execute(sql.insert_receipt, receipt)
             for item in pending:
                 item.send(tx, sql, received_at)
-        result = _settle(tx, sql, pending, subs, now, at)
+        result = _settle(tx, sql, pending, now, at)
         # Every event already stored: the copy's receipt is not worth keeping.
         tx.end(commit=bool(result.new_event_ids))
     return result
 
 
-def _settle(tx: RawTransaction, sql: IngestSql, pending: list[_Pending],
-            subs: outbox.ActiveSubscriptions, now: datetime, at) -> IngestResult:
+def _settle(tx: RawTransaction, sql: IngestSql, pending: list[_Pending], now: datetime,
+            at) -> IngestResult:
     event_ids: list[str] = []
     new_ids: list[str] = []
-    fanout: list[outbox.Routed] = []
     for item in pending:
         item.read()
     for item in pending:
@@ -147,15 +144,11 @@ def _settle(tx: RawTransaction, sql: IngestSql, pending: list[_Pending],
             continue
         disposition = project(tx, sql, item, now, at)
         if disposition != FANOUT:
+            # Superseded and conflicting receipts are stored but owe nobody a delivery.
             tx.execute(sql.set_disposition, (disposition, item.event_id))
-        else:
-            fanout.append(outbox.Routed(item.event_id, event.type, event.vendor))
         event_ids.append(item.event_id)
         new_ids.append(item.event_id)
-    # Superseded and conflicting receipts are stored but owe nobody a delivery.
-    outbox.enqueue_raw(tx, sql, subs, fanout, now, at)
-    return IngestResult("accepted" if new_ids else "duplicate", event_ids, new_ids,
-                        [f.event_id for f in fanout])
+    return IngestResult("accepted" if new_ids else "duplicate", event_ids, new_ids)
 
 
 def store_failed_receipt(engine: Engine, inbound: Inbound, kept_headers: tuple[str, ...],

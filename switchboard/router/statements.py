@@ -20,12 +20,10 @@ RECEIPT_COLUMNS = ("id", "vendor", "received_at", "method", "content_type", "que
                    "headers", "body", "state", "error", "request_id")
 EVENT_COLUMNS = ("id", "dedup_key", "receipt_id", "vendor", "type", "vendor_event_id",
                  "message_id", "status", "occurred_at", "received_at", "disposition", "data",
-                 "raw")
+                 "raw", "fanout_owed")
 STATUS_COLUMNS = ("vendor", "message_id", "status", "rank", "event_id", "updated_at")
-DELIVERY_COLUMNS = ("id", "event_id", "subscription_id", "handler", "state", "attempts",
-                    "next_attempt_at", "lease_until", "leased_by", "replay", "created_at",
-                    "finished_at", "last_error")
 JSON_COLUMNS = frozenset({"headers", "data", "raw"})
+# Workers LISTEN here: a new owed fan-out or a delivery due again wakes them.
 NOTIFY_CHANNEL = "switchboard_deliveries"
 
 
@@ -44,12 +42,7 @@ class IngestSql:
     lock_status: str
     advance_status: str
     record_conflict: str
-    set_disposition: str
-    # Every outbox row of a callback in one statement; parameters: the time (as time_writer
-    # gives it) for next_attempt_at and created_at, twice, then dumps() of the rows of
-    # [id, event_id, subscription_id, handler].
-    insert_deliveries: str
-    notify: str | None
+    set_disposition: str  # a late receipt: stored, owing no fan-out
 
 
 def _insert(table: str, columns: tuple[str, ...], mark: str, postgresql: bool) -> str:
@@ -82,11 +75,8 @@ def sql_for(dialect_name: str) -> IngestSql:
         f"event_id = {mark}, updated_at = {mark} " + this_message,
         record_conflict=f"UPDATE message_status SET conflict_status = {mark}, "
         f"conflict_event_id = {mark}, updated_at = {mark} " + this_message,
-        set_disposition=f"UPDATE events SET disposition = {mark} WHERE id = {mark}",
-        insert_deliveries=_insert_deliveries(pg),
-        # pg_notify inside the transaction is delivered at commit, so a worker never wakes
-        # for a row it cannot see yet.
-        notify=f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')" if pg else None,
+        set_disposition=f"UPDATE events SET disposition = {mark}, fanout_owed = NULL "
+        f"WHERE id = {mark}",
     )
 
 
@@ -96,7 +86,10 @@ def _combined(with_receipt: bool, projects: bool) -> str:
 
     Parameters: the receipt's (RECEIPT_COLUMNS), the event's (EVENT_COLUMNS), then vendor,
     message_id, status, rank and updated_at for the status row. Answers one row: the event's
-    id if it went in (else NULL: a duplicate), and the status row's rank if that was created.
+    id if it went in (else NULL: a duplicate), the status row's rank if that was created, and
+    the void of pg_notify, called only when the event went in: delivered at commit (never for
+    a rolled-back duplicate), it wakes the workers to expand the event's fan-out, and
+    notifications of one transaction fold into one.
 
     A statement each cost psycopg ~0.1 ms of client CPU a callback in pipeline mode; one is
     enough. Every sub-statement runs whether or not the query reads it, and the foreign key
@@ -113,23 +106,8 @@ def _combined(with_receipt: bool, projects: bool) -> str:
                      "SELECT %s, %s, %s, %s, e.id, %s FROM e "
                      "ON CONFLICT (vendor, message_id) DO NOTHING RETURNING rank)")
         rank = "(SELECT rank FROM s)"
-    return f"WITH {', '.join(parts)} SELECT (SELECT id FROM e), {rank}"
-
-
-def _insert_deliveries(postgresql: bool) -> str:
-    """N outbox rows in one statement, from one JSON array of [id, event_id, subscription_id,
-    handler] rows. With 50 subscriptions, psycopg's executemany cost ~1.4 ms of CPU a
-    callback and passing four arrays ~0.35 ms; json.dumps and the server's JSON parser cost
-    less than either, and on SQLite less than binding 13 parameters a row."""
-    if postgresql:
-        targets, mark, false = "json_array_elements(%s::json) AS t(value)", "%s", "false"
-        picked = ", ".join(f"t.value ->> {i}" for i in range(4))
-    else:
-        targets, mark, false = "json_each(?) AS t", "?", "0"
-        picked = ", ".join(f"json_extract(t.value, '$[{i}]')" for i in range(4))
-    return (f"INSERT INTO deliveries ({', '.join(DELIVERY_COLUMNS)}) "
-            f"SELECT {picked}, 'pending', 0, {mark}, NULL, NULL, {false}, {mark}, NULL, NULL "
-            f"FROM {targets}")
+    notify = f"(SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM e)"
+    return f"WITH {', '.join(parts)} SELECT (SELECT id FROM e), {rank}, {notify}"
 
 
 # JSON as SQLAlchemy's JSON type stores it: json.dumps, default separators, None as null.

@@ -1,4 +1,5 @@
-"""The worker loop: claim a batch, attempt it with a bounded pool, record, repeat."""
+"""The worker loop: expand owed fan-outs and claim a batch, attempt it with a bounded pool,
+record, repeat."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from switchboard import clock
 from switchboard.config import Settings
 from switchboard.observability.metrics import ATTEMPT_SECONDS, DELIVERIES
-from switchboard.worker import attempt, store
+from switchboard.worker import attempt, expand, store
 from switchboard.worker.send import Pool
 from switchboard.worker.wakeup import Wakeup
 
@@ -70,8 +71,10 @@ class Worker:
         self.hung: set[Future] = set()  # handlers recorded as timed out, still running
 
     def run_once(self) -> int:
-        """Claim and attempt one batch, and record it; return how many deliveries it held."""
-        batch = self._send(self._claim())
+        """Expand a batch of owed fan-outs, claim and attempt one batch of deliveries, and
+        record it; return how many deliveries it held."""
+        _, rows = self._claim()
+        batch = self._send(rows)
         self._record(batch)
         return len(batch)
 
@@ -84,8 +87,10 @@ class Worker:
         in_flight: list[Sent] = []
         while not self.stopping.is_set():
             claimed: list[Sent] = []
+            expanded = 0
             try:
-                claimed = self._send(self._claim())
+                expanded, rows = self._claim()
+                claimed = self._send(rows)
                 self._record(in_flight)
                 in_flight = claimed
             except DBAPIError as exc:
@@ -97,7 +102,7 @@ class Worker:
                           str(exc.orig).splitlines()[0][:200])
                 self.stopping.wait(1.0)
                 continue
-            if not in_flight and not self.stopping.is_set():
+            if not in_flight and not expanded and not self.stopping.is_set():
                 self.wakeup.wait(idle_wait)
         self._record_until_done(in_flight)
         if poller is not None:
@@ -125,9 +130,15 @@ class Worker:
                 log.exception("phonify poll failed")
             self.stopping.wait(self.settings.phonify_poll_interval)
 
-    def _claim(self) -> list:
+    def _claim(self) -> tuple[int, list]:
+        """Expand at most a batch of owed events, then claim a batch of due deliveries (the
+        new rows included), in one transaction: one commit for both, and each round does a
+        bounded share of each, so neither starves the other. Returns (events expanded,
+        deliveries claimed)."""
+        now = clock.now()
         with self.engine.begin() as conn:
-            return store.claim(conn, self.id, clock.now(), self.batch_size, self.lease)
+            expanded, _ = expand.expand(conn, now, self.batch_size)
+            return expanded, store.claim(conn, self.id, now, self.batch_size, self.lease)
 
     def _send(self, rows: list) -> list[Sent]:
         keep_by = time.monotonic() + self.lease_seconds - self.margin
