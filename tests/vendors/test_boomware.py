@@ -37,6 +37,7 @@ class Case:
     vendor_status: str | None = None
     normalised: str | None = None
     configured: bool = True  # False: the app has no Boomware tokens at all
+    data: dict | None = None  # expected in the event's data
 
 
 # Copied from ../shared/vendors/CALLBACKS.md, "Boomware", delivery receipt statuses:
@@ -54,7 +55,16 @@ CASES = [
     Case("DLR unmapped status", body_with(DLR, status="BUFFERED"), 200, "message.unknown",
          vendor_status="BUFFERED", normalised="unknown"),
     Case("DLR as documented", sample_bytes(DLR), 200, "message.delivered",
-         vendor_status="DELIVERED", normalised="delivered"),
+         vendor_status="DELIVERED", normalised="delivered",
+         data={"message_id": "wp9RPWDGZkskBrVeTc4lgNCc4e79fc65", "to": "+37200911211",
+               "mccmnc": "282002"}),
+    # a receipt is told by its requestId, whatever else it carries
+    Case("DLR that also names a messageId", body_with(DLR, messageId="m-1"), 200,
+         "message.delivered", vendor_status="DELIVERED", normalised="delivered",
+         data={"message_id": "wp9RPWDGZkskBrVeTc4lgNCc4e79fc65"}),
+    Case("DLR with a numeric requestId", body_with(DLR, requestId=123), 200,
+         "message.delivered", vendor_status="DELIVERED", normalised="delivered",
+         data={"message_id": "123"}),
     # call status callbacks: the type carries the status
     Case("call as documented", sample_bytes(CALL), 200, "call.answered"),
     *[Case(f"call {s}", body_with(CALL, status=s), 200, t)
@@ -136,6 +146,8 @@ def test_callback(client, client_without, engine, frozen_clock, case):
             assert data["status"] == stored["status"] == case.normalised
             assert data["vendor_status"] == case.vendor_status
             assert data["direction"] == "outbound"
+        if case.data:
+            assert {k: data[k] for k in case.data} == case.data
         assert [r["state"] for r in receipts] == ["parsed"]
     else:
         assert body["error"]["code"] == case.code
