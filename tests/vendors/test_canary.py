@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -51,6 +52,7 @@ class Case:
     vendor_status: str | None = None
     normalised: str | None = None
     occurred_at: str | None = None  # as subscribers see it
+    data: dict | None = None  # expected in the event's data
 
 
 BODY = body_with()
@@ -75,14 +77,24 @@ CASES = [
          body_with(type_="message.sent", data_drop="status"), 200, "message.sent",
          vendor_status="sent", normalised="sent"),
     Case("email.opened keeps its type", body_with(type_="email.opened", data_drop="status"),
-         200, "email.opened"),
+         200, "email.opened", data={"direction": None}),
     Case("email.clicked keeps its type", body_with(type_="email.clicked", data_drop="status"),
          200, "email.clicked"),
     Case("call.completed keeps its type", body_with("completed", type_="call.completed"), 200,
          "call.completed", vendor_status="completed"),
+    Case("inbound message", body_with(type_="message.received", data_drop="status", text="hi",
+                                      **{"from": "+15557654321"}), 200, "message.received",
+         data={"direction": "inbound", "from": "+15557654321", "text": "hi",
+               "message_id": "msg_abc123"}),
+    Case("failure carries its error code", body_with("failed", error_code="30003"), 200,
+         "message.failed", vendor_status="failed", normalised="failed",
+         data={"error_code": "30003"}),
     # time
     Case("delivered_at becomes occurred_at", BODY, 200, "message.delivered",
          occurred_at="2024-01-01T12:00:00Z"),
+    NAIVE := Case("delivered_at without an offset is UTC",
+                  body_with(delivered_at="2024-01-01T12:00:00"), 200, "message.delivered",
+                  occurred_at="2024-01-01T12:00:00Z"),
     Case("without delivered_at, created is occurred_at",
          body_with("sent", data_drop="delivered_at"), 200, "message.sent",
          occurred_at="2026-11-22T05:00:00Z"),
@@ -190,6 +202,8 @@ def test_callback(client, engine, frozen_clock, case):
             assert stored["status"] is None and data["status"] is None
         if case.occurred_at:
             assert load_event(engine, stored["id"])["occurred_at"] == case.occurred_at
+        if case.data:
+            assert {k: data[k] for k in case.data} == case.data
         assert [r["state"] for r in receipts] == ["parsed"]
     else:
         assert body["error"]["code"] == case.code
@@ -202,6 +216,21 @@ def test_callback(client, engine, frozen_clock, case):
         if case.status == 400:
             assert bytes(receipts[0]["body"]) == case.body
             assert receipts[0]["error"].startswith(case.code)
+
+
+@pytest.fixture
+def toronto(monkeypatch):
+    monkeypatch.setenv("TZ", "America/Toronto")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_time_without_an_offset_is_utc_on_a_machine_in_another_zone(toronto, client, engine,
+                                                                       frozen_clock):
+    # CI runs the tables under TZ=America/Toronto too; this keeps the case honest here.
+    test_callback(client, engine, frozen_clock, NAIVE)
 
 
 def test_signature_vector():

@@ -106,6 +106,12 @@ CASES = [
          "message.sent", vendor_status="sent", normalised="sent"),
     Case("relay's direction without our numbers", body_with(**INBOUND), 200,
          "message.received", numbers=(), data={"direction": "inbound"}),
+    # the words a relay uses for a message to us, in any case
+    *[Case(f"relay's direction {word}", body_with(**INBOUND | {"direction": word}), 200,
+           "message.received", numbers=(), data={"direction": "inbound"})
+      for word in ("received", "incoming", "MO", "Inbound")],
+    Case("relay's direction outbound", body_with(**INBOUND | {"direction": "outbound"}), 200,
+         "message.sent", numbers=(), vendor_status="sent", normalised="sent"),
     # without SWITCHBOARD_PHONIFY_NUMBERS a received SMS cannot be told from a sent one
     Case("received, no numbers configured", received(), 200, "message.sent", numbers=(),
          vendor_status="sent", normalised="sent"),
