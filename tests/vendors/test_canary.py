@@ -53,6 +53,7 @@ class Case:
     normalised: str | None = None
     occurred_at: str | None = None  # as subscribers see it
     data: dict | None = None  # expected in the event's data
+    message: str | None = None  # the error's message, which tells the provider what to fix
 
 
 BODY = body_with()
@@ -101,7 +102,8 @@ CASES = [
     Case("delivered_at not a time", body_with(delivered_at="yesterday"), 400, "invalid_field",
          field="data.delivered_at"),
     Case(f"created {MAX_AGE + 1} s old", body_with(created=NOW - MAX_AGE - 1), 401,
-         "timestamp_out_of_tolerance"),
+         "timestamp_out_of_tolerance",
+         message="created is outside the accepted window (259200s back, 300s ahead)"),
     Case(f"created {MAX_AGE} s old is fine", body_with(created=NOW - MAX_AGE), 200,
          "message.delivered"),
     Case("sample as documented is years old", sample_bytes("canary-delivered.json"), 401,
@@ -111,6 +113,8 @@ CASES = [
     Case(f"created {TOLERANCE} s ahead is fine", body_with(created=NOW + TOLERANCE), 200,
          "message.delivered"),
     Case("created as a string of digits", body_with(created=str(NOW)), 200, "message.delivered"),
+    Case("created with a fraction of a second", body_with(created=NOW - 0.5), 200,
+         "message.delivered"),
     Case("created not a time", body_with(created="soon"), 400, "invalid_field",
          field="created"),
     Case("created of 5,000 digits as a string", body_with(created="1" * 5000), 400,
@@ -210,6 +214,8 @@ def test_callback(client, engine, frozen_clock, case):
         assert events == []
         if case.field:
             assert body["error"]["field"] == case.field
+        if case.message:
+            assert body["error"]["message"] == case.message
         # A caller that proved itself but sent nonsense is kept for re-normalisation;
         # one that did not prove itself leaves nothing behind.
         assert [r["state"] for r in receipts] == (["failed"] if case.status == 400 else [])

@@ -48,9 +48,11 @@ class Case:
     vendor_status: str | None = None
     normalised: str | None = None
     data: dict | None = None  # expected in the event's data
+    message: str | None = None  # the error's message, which tells the provider what to fix
 
 
 SAMPLE = sample_bytes("honkio-delivered.json")
+HEADERS_REQUIRED = "X-HonkIO-Signature and X-HonkIO-Timestamp headers are required"
 
 # Copied from ../shared/vendors/CALLBACKS.md, "HonkIO", status map: vendor value -> ours.
 # Written out here, not read from honkio.STATUS_MAP, so a wrong mapping fails.
@@ -82,24 +84,26 @@ CASES = [
          data={"error_code": "DNCL_BLOCKED"}),
     # proof
     Case("missing signature", SAMPLE, 401, "missing_signature",
-         headers={honkio.SIGNATURE: None}),
+         headers={honkio.SIGNATURE: None}, message=HEADERS_REQUIRED),
     Case("missing timestamp", SAMPLE, 401, "missing_signature",
-         headers={honkio.TIMESTAMP: None}),
+         headers={honkio.TIMESTAMP: None}, message=HEADERS_REQUIRED),
     Case("wrong signature", SAMPLE, 401, "invalid_signature", headers={honkio.SIGNATURE: "0" * 64}),
     Case("signature of another shape", SAMPLE, 401, "invalid_signature",
          headers={honkio.SIGNATURE: "v1,ünïcode"}),
     Case("signed with an unknown secret", SAMPLE, 401, "invalid_signature", secret="whk_other"),
     Case("body changed after signing", SAMPLE, 401, "invalid_signature",
          tamper=SAMPLE.replace(b"delivered", b"failed")),
-    Case("timestamp 301 s old", SAMPLE, 401, "timestamp_out_of_tolerance", timestamp=NOW - 301),
+    Case("timestamp 301 s old", SAMPLE, 401, "timestamp_out_of_tolerance", timestamp=NOW - 301,
+         message="X-HonkIO-Timestamp is more than 300s from now"),
     Case("timestamp 301 s ahead", SAMPLE, 401, "timestamp_out_of_tolerance", timestamp=NOW + 301),
     Case("timestamp 300 s old is fine", SAMPLE, 200, "message.delivered", timestamp=NOW - 300),
     Case("timestamp not a number", SAMPLE, 401, "invalid_signature",
          headers={honkio.TIMESTAMP: "yesterday"}),
     Case("timestamp not a number, signed as sent", SAMPLE, 401, "timestamp_out_of_tolerance",
-         timestamp="yesterday"),
+         timestamp="yesterday", message="X-HonkIO-Timestamp is not Unix seconds"),
     Case("event header differs from type", SAMPLE, 401, "invalid_signature",
-         headers={honkio.EVENT: "message.failed"}),
+         headers={honkio.EVENT: "message.failed"},
+         message="X-HonkIO-Event does not match the body's type"),
     Case("old secret during rotation", SAMPLE, 200, "message.delivered", secret=SECRET),
     Case("new secret during rotation", SAMPLE, 200, "message.delivered", secret=NEW_SECRET),
     # body
@@ -165,6 +169,8 @@ def test_callback(client, engine, frozen_clock, case):
         assert events == []
         if case.field:
             assert body["error"]["field"] == case.field
+        if case.message:
+            assert body["error"]["message"] == case.message
         # A caller that proved itself but sent nonsense is kept for re-normalisation;
         # one that did not prove itself leaves nothing behind.
         assert [r["state"] for r in receipts] == (["failed"] if case.status == 400 else [])
