@@ -80,6 +80,8 @@ CASES = [
     # proof
     Case("missing token", sample_bytes(DLR), 401, "invalid_token", token=None),
     Case("wrong token", sample_bytes(DLR), 401, "invalid_token", token="bw-token-x"),
+    Case("token of bytes that are not UTF-8", sample_bytes(DLR), 401, "invalid_token",
+         token="%FF%FE"),
     Case("token of another provider", sample_bytes(DLR), 401, "invalid_token",
          token=SECRETS["transmitsms_tokens"][0]),
     Case("old token during rotation", sample_bytes(DLR), 200, "message.delivered", token=TOKEN),

@@ -121,10 +121,11 @@ CASES = [
          "invalid_field", field="created"),
     # proof
     Case("missing signature", BODY, 401, "missing_signature",
-         headers={canary.SIGNATURE: None}),
+         headers={canary.SIGNATURE: None}, message="the signature header is missing"),
     Case("empty signature", BODY, 401, "missing_signature", headers={canary.SIGNATURE: ""}),
     Case("wrong signature", BODY, 401, "invalid_signature",
-         headers={canary.SIGNATURE: "0" * 64}),
+         headers={canary.SIGNATURE: "0" * 64},
+         message="the signature does not match the body"),
     Case("signature in capitals", BODY, 401, "invalid_signature",
          headers={canary.SIGNATURE: canary.sign(SECRET, BODY).upper()}),
     Case("signature of another shape", BODY, 401, "invalid_signature",
