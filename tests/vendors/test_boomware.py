@@ -16,6 +16,7 @@ TOKEN, NEW_TOKEN = SECRETS["boomware_tokens"]
 DLR = "boomware-dlr-delivered.json"
 CALL = "boomware-call-answered.json"
 INBOUND = "boomware-inbound.json"
+WRONG_TOKEN = "the URL token is missing or wrong"
 
 
 def body_with(sample: str, drop: str | None = None, **fields) -> bytes:
@@ -38,6 +39,7 @@ class Case:
     normalised: str | None = None
     configured: bool = True  # False: the app has no Boomware tokens at all
     data: dict | None = None  # expected in the event's data
+    message: str | None = None  # the error's message, which tells the provider what to fix
 
 
 # Copied from ../shared/vendors/CALLBACKS.md, "Boomware", delivery receipt statuses:
@@ -78,8 +80,10 @@ CASES = [
     Case("timestamp as a string", body_with(DLR, timestamp="1656666364"), 200,
          "message.delivered"),
     # proof
-    Case("missing token", sample_bytes(DLR), 401, "invalid_token", token=None),
-    Case("wrong token", sample_bytes(DLR), 401, "invalid_token", token="bw-token-x"),
+    Case("missing token", sample_bytes(DLR), 401, "invalid_token", token=None,
+         message="boomware callbacks go to /webhooks/boomware/<token>"),
+    Case("wrong token", sample_bytes(DLR), 401, "invalid_token", token="bw-token-x",
+         message=WRONG_TOKEN),
     Case("token of bytes that are not UTF-8", sample_bytes(DLR), 401, "invalid_token",
          token="%FF%FE"),
     Case("token of another provider", sample_bytes(DLR), 401, "invalid_token",
@@ -156,6 +160,8 @@ def test_callback(client, client_without, engine, frozen_clock, case):
         assert events == []
         if case.field:
             assert body["error"]["field"] == case.field
+        if case.message:
+            assert body["error"]["message"] == case.message
         assert [r["state"] for r in receipts] == (["failed"] if case.status == 400 else [])
 
 
