@@ -120,6 +120,8 @@ CASES = [
          "invalid_field", field="messageId"),
     Case("call status too long for a type", body_with(CALL, status="A" * 60), 400,
          "invalid_field", field="status"),
+    Case("call requestId of 201 characters", body_with(CALL, requestId="r" * 201), 400,
+         "invalid_field", field="requestId"),
 ]
 
 
@@ -193,7 +195,9 @@ def test_call_shape(client, engine, frozen_clock):
     assert shown["data"]["vendor_status"] == "ANSWERED"
     assert shown["data"]["status"] is None  # a call status is not a message status
     assert shown["data"]["to"] == "+37200911211"
-    assert (shown["data"]["sip_status"], shown["data"]["duration"]) == (200, 17)
+    assert shown["data"]["direction"] == "outbound"
+    assert (shown["data"]["sip_status"], shown["data"]["duration"],
+            shown["data"]["billable"]) == (200, 17, True)
     # Calls stay out of the message status projection.
     assert rows(engine, "SELECT * FROM message_status") == []
 
