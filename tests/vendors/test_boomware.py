@@ -102,8 +102,10 @@ CASES = [
            field=name) for name in ("requestId", "status", "timestamp")],
     *[Case(f"inbound missing {name}", body_with(INBOUND, drop=name), 400, "missing_field",
            field=name) for name in ("messageId", "from", "timestamp")],
+    Case("DLR with an empty status", body_with(DLR, status=""), 400, "missing_field",
+         field="status"),
     Case("timestamp not a time", body_with(DLR, timestamp="yesterday"), 400, "invalid_field",
-         field="timestamp"),
+         field="timestamp", message="field 'timestamp' must be Unix seconds"),
     Case("timestamp past year 9999", body_with(DLR, timestamp=10**13), 400, "invalid_field",
          field="timestamp"),
     # int() refuses a string of over 4,300 digits, and "²" is a digit it cannot read

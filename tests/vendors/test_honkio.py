@@ -68,6 +68,8 @@ CASES = [
       for s, n in DOCUMENTED.items()],
     Case("unmapped status", body_with("carrier_lost"), 200, "message.unknown",
          vendor_status="carrier_lost", normalised="unknown"),
+    Case("data.status says more than the type", body_with("expired", type_="message.failed"),
+         200, "message.expired", vendor_status="expired", normalised="expired"),
     Case("sample as documented", SAMPLE, 200, "message.delivered", vendor_status="delivered",
          normalised="delivered"),
     Case("inbound", body_with(type_="message.received", data_drop="status",
