@@ -88,6 +88,9 @@ CASES = [
     # inbound by our number: what Phonify itself lists, no direction anywhere
     Case("received: to our number", received(), 200, "message.received", data=RECEIVED_DATA,
          occurred_at=BEFORE_ISO),
+    # the dedup key must fit its 200-character column beside the longest id (PostgreSQL)
+    Case("received with an id of 200 characters", received(id="i" * 200), 200,
+         "message.received", data=RECEIVED_DATA),
     Case("received: phone is ours", received(phone={"number": "+34911000000", "country": "ES",
                                                      "carrier": None}),
          200, "message.received", data=RECEIVED_DATA),
