@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 export SWITCHBOARD_DATABASE_URL ?= sqlite:///var/switchboard.db
 
-.PHONY: run test lint bench install clean chromium test-shifted-clock
+.PHONY: run test lint bench install clean chromium test-shifted-clock test-toronto mutation
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,22 @@ test-shifted-clock: $(STAMP)
 	@command -v faketime >/dev/null 2>&1 || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime; }
 	faketime -f '+5y' $(BIN)/python -m pytest tests/test_ingest.py tests/test_clock.py
+
+# A provider's time without an offset is UTC, whatever zone the machine runs in: the provider
+# tables again with the process in America/Toronto (UTC-5/-4), where reading it as local time
+# shows. Only tests/vendors: they are where provider times are parsed (~1 minute).
+test-toronto: $(STAMP)
+	TZ=America/Toronto $(BIN)/python -m pytest tests/vendors
+
+# Mutation testing of the core, configured in pyproject.toml's [tool.mutmut]: a score per
+# module and each survivor (tests/mutation.md: results and the accepted equivalent mutants).
+# Hours on two cores, so not in .ci/run. MUTANTS narrows it, e.g.
+# `make mutation MUTANTS='switchboard.url_policy.*'`; results start afresh each time.
+MUTATION_JOBS ?= 2
+mutation: $(STAMP)
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children $(MUTATION_JOBS) $(MUTANTS)
+	$(BIN)/python tests/mutation_score.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

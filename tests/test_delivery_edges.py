@@ -94,6 +94,42 @@ def test_retry_after_as_an_http_date(client, engine, settings, subscriber, make_
     assert delivery["state"] == "pending" and delivery["next_attempt_at"] == later
 
 
+@pytest.mark.parametrize("retry_after, wait", [
+    ("999999", 86400),               # eleven days: a subscriber's slip, held to one day
+    ("86400", 86400),
+    (timedelta(days=3), 86400),      # an HTTP date three days ahead: one day too
+    (timedelta(seconds=-600), 0),    # a date already gone: due at once, not in the past
+], ids=["seconds past a day", "a day", "date past a day", "date in the past"])
+def test_retry_after_is_held_between_now_and_one_day(client, engine, settings, subscriber,
+                                                     make_worker, frozen_clock, retry_after,
+                                                     wait):
+    subscribe(engine, settings, subscriber.url)
+    if isinstance(retry_after, timedelta):
+        retry_after = format_datetime(frozen_clock.moment + retry_after, usegmt=True)
+    subscriber.reply(503, {"Retry-After": retry_after})
+    send_honkio(client)
+    make_worker(retry_schedule=(0, 5, 5)).run_once()
+    (delivery,) = deliveries(engine)
+    assert delivery["state"] == "pending"
+    assert delivery["next_attempt_at"] == frozen_clock.moment + timedelta(seconds=wait)
+
+
+def test_deliveries_failing_together_are_retried_spread_around_their_step(
+        client, engine, settings, subscriber, make_worker, frozen_clock):
+    """A subscriber that fails a burst must not get the whole burst back at one instant: each
+    retry waits its step give or take 20%, some sooner and some later. (16 draws all on one
+    side of the step: 1 in 32,768.)"""
+    subscribe(engine, settings, subscriber.url)
+    subscriber.default = (500, {}, b"")
+    for _ in range(16):
+        send_honkio(client)
+    assert make_worker(retry_schedule=(0, 100)).run_once() == 16
+    waits = [(d["next_attempt_at"] - frozen_clock.moment).total_seconds()
+             for d in deliveries(engine)]
+    assert all(80 <= wait <= 120 for wait in waits), waits
+    assert min(waits) < 100 < max(waits), waits
+
+
 def test_subscriber_down_for_a_stretch_then_back(client, engine, settings, make_worker,
                                                  frozen_clock):
     """Connection refused for two rounds; every delivery waits its schedule step, and all are

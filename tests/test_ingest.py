@@ -71,6 +71,16 @@ def test_late_receipt_is_superseded(client, engine, frozen_clock):
     assert state["conflict_status"] is None
 
 
+def test_the_same_status_again_is_not_news(client, engine, frozen_clock):
+    # A provider that reports "sent" twice (two event ids) has said nothing new the second
+    # time: subscribers already heard it.
+    first = accepted(client, "evt_s1", "sent")
+    again = accepted(client, "evt_s2", "sent")
+    assert disposition(engine, again) == "superseded"
+    state = message_status(engine)
+    assert (state["status"], state["event_id"]) == ("sent", first)
+
+
 def test_first_terminal_wins_and_a_different_one_is_a_conflict(client, engine, frozen_clock):
     delivered = accepted(client, "evt_d", "delivered")
     failed = accepted(client, "evt_f", "failed")

@@ -238,13 +238,22 @@ def test_public_http_and_https_urls_are_accepted(strict_api, url):
     assert strict_api(url).status_code == 201
 
 
-@pytest.mark.parametrize("url", ["http://user@93.184.216.34/", "http://:pw@93.184.216.34/",
-                                 "http://user:pw@93.184.216.34/",
-                                 "ftp://93.184.216.34/", "file:///etc/passwd",
-                                 "http://93.184.216.34:99999/", "http:///nohost"])
-def test_urls_with_credentials_other_schemes_or_bad_ports_are_refused(strict_api, url):
+CREDENTIALS = "url must not carry credentials"
+
+
+@pytest.mark.parametrize("url, message", [
+    ("http://user@93.184.216.34/", CREDENTIALS), ("http://:pw@93.184.216.34/", CREDENTIALS),
+    ("http://user:pw@93.184.216.34/", CREDENTIALS),
+    ("ftp://93.184.216.34/", "url must start with http:// or https://"),
+    ("file:///etc/passwd", "url must start with http:// or https://"),
+    ("http://93.184.216.34:99999/", "url has an invalid port"),
+    ("http:///nohost", "url has no host"),
+])
+def test_urls_with_credentials_other_schemes_or_bad_ports_are_refused(strict_api, url, message):
     answer = strict_api(url)
-    assert answer.status_code == 400 and answer.get_json()["error"]["field"] == "url"
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == {"code": "invalid_request", "field": "url",
+                                          "message": message}
 
 
 @pytest.mark.parametrize("url, port, host_header, path", [
@@ -261,3 +270,65 @@ def test_a_pinned_target_keeps_port_host_and_path(url, port, host_header, path):
     target = url_policy.pin(url, allow_private=False)
     assert (target.port, target.host_header, target.path) == (port, host_header, path)
     assert target.scheme == url.split(":")[0] and target.address == target.host
+
+
+# How a host name becomes the addresses judged.
+
+@pytest.mark.parametrize("url", ["http://127.1/hooks", "http://2130706433/hooks",
+                                 "http://0x7f.0.0.1/hooks"])
+def test_shorthand_forms_of_loopback_are_refused(strict_api, url):
+    # Not addresses to Python's ipaddress, but the C resolver reads them as 127.0.0.1.
+    error = strict_api(url).get_json()["error"]
+    assert error["message"] == ("url resolves to a private or loopback address (127.0.0.1); "
+                                "set SWITCHBOARD_ALLOW_PRIVATE_URLS=true to allow it")
+
+
+@pytest.mark.parametrize("host", ["localhost", "LOCALHOST", "api.localhost", "API.LocalHost"])
+def test_localhost_names_are_loopback_whatever_dns_says(strict_api, monkeypatch, host):
+    # RFC 6761: a resolver that answers a public address for them is not believed.
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 0))])
+    answer = strict_api(f"http://{host}/hooks")
+    assert answer.status_code == 400 and "(127.0.0.1)" in answer.get_json()["error"]["message"]
+
+
+def test_an_address_in_the_url_is_judged_without_dns(strict_api, monkeypatch):
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    assert strict_api("http://93.184.216.34/hooks").status_code == 201
+    answer = strict_api("http://hooks.example.test/in")
+    assert answer.status_code == 400
+    assert answer.get_json()["error"]["message"] == \
+        "url host 'hooks.example.test' does not resolve"
+
+
+def test_a_link_local_answer_with_its_zone_is_refused(strict_api, monkeypatch):
+    # getaddrinfo writes a link-local IPv6 answer with its interface: fe80::1%eth0.
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [
+        (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("fe80::1%eth0", 0, 0, 2))])
+    answer = strict_api("http://zoned.test/hooks")
+    assert answer.status_code == 400 and "fe80::1%eth0" in answer.get_json()["error"]["message"]
+
+
+def test_a_host_is_resolved_once_for_deliveries_close_together(monkeypatch):
+    dns = FakeDns(monkeypatch, {"busy.test": ["93.184.216.34", "93.184.216.35"]})
+    first = url_policy.pin("http://busy.test/a", allow_private=False)
+    second = url_policy.pin("http://busy.test/b", allow_private=False)
+    assert dns.asked == ["busy.test"]
+    assert first.address == second.address == "93.184.216.34"
+
+
+def test_a_host_is_resolved_again_after_thirty_seconds(monkeypatch):
+    # A subscriber that moves (or a name rebound inward) is followed within half a minute.
+    dns = FakeDns(monkeypatch, {"moved.test": ["93.184.216.34", "10.0.0.7"]})
+    now = [1000.0]
+    monkeypatch.setattr(url_policy.time, "monotonic", lambda: now[0])
+    url_policy.pin("http://moved.test/a", allow_private=False)
+    now[0] += 29.5
+    url_policy.pin("http://moved.test/a", allow_private=False)
+    now[0] += 0.5  # thirty seconds to the tick
+    with pytest.raises(url_policy.UrlRefused, match="10.0.0.7"):
+        url_policy.pin("http://moved.test/a", allow_private=False)
+    assert dns.asked == ["moved.test", "moved.test"]

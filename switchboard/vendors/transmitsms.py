@@ -100,6 +100,8 @@ class TransmitSMS(Vendor):
                                 fields, response_id, **data))
         return events
 
+    # sample() builds what `simulate` sends, not what a provider sent: make mutation leaves it
+    # pragma: no mutate block
     def sample(self, type_: str | None, secrets: tuple[str, ...], now: datetime) -> SampleRequest:
         type_ = type_ or "message.delivered"
         stamp = now.astimezone(UTC).strftime(TIME_FORMAT)

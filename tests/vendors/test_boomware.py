@@ -16,6 +16,7 @@ TOKEN, NEW_TOKEN = SECRETS["boomware_tokens"]
 DLR = "boomware-dlr-delivered.json"
 CALL = "boomware-call-answered.json"
 INBOUND = "boomware-inbound.json"
+WRONG_TOKEN = "the URL token is missing or wrong"
 
 
 def body_with(sample: str, drop: str | None = None, **fields) -> bytes:
@@ -37,6 +38,8 @@ class Case:
     vendor_status: str | None = None
     normalised: str | None = None
     configured: bool = True  # False: the app has no Boomware tokens at all
+    data: dict | None = None  # expected in the event's data
+    message: str | None = None  # the error's message, which tells the provider what to fix
 
 
 # Copied from ../shared/vendors/CALLBACKS.md, "Boomware", delivery receipt statuses:
@@ -54,7 +57,16 @@ CASES = [
     Case("DLR unmapped status", body_with(DLR, status="BUFFERED"), 200, "message.unknown",
          vendor_status="BUFFERED", normalised="unknown"),
     Case("DLR as documented", sample_bytes(DLR), 200, "message.delivered",
-         vendor_status="DELIVERED", normalised="delivered"),
+         vendor_status="DELIVERED", normalised="delivered",
+         data={"message_id": "wp9RPWDGZkskBrVeTc4lgNCc4e79fc65", "to": "+37200911211",
+               "mccmnc": "282002"}),
+    # a receipt is told by its requestId, whatever else it carries
+    Case("DLR that also names a messageId", body_with(DLR, messageId="m-1"), 200,
+         "message.delivered", vendor_status="DELIVERED", normalised="delivered",
+         data={"message_id": "wp9RPWDGZkskBrVeTc4lgNCc4e79fc65"}),
+    Case("DLR with a numeric requestId", body_with(DLR, requestId=123), 200,
+         "message.delivered", vendor_status="DELIVERED", normalised="delivered",
+         data={"message_id": "123"}),
     # call status callbacks: the type carries the status
     Case("call as documented", sample_bytes(CALL), 200, "call.answered"),
     *[Case(f"call {s}", body_with(CALL, status=s), 200, t)
@@ -68,8 +80,12 @@ CASES = [
     Case("timestamp as a string", body_with(DLR, timestamp="1656666364"), 200,
          "message.delivered"),
     # proof
-    Case("missing token", sample_bytes(DLR), 401, "invalid_token", token=None),
-    Case("wrong token", sample_bytes(DLR), 401, "invalid_token", token="bw-token-x"),
+    Case("missing token", sample_bytes(DLR), 401, "invalid_token", token=None,
+         message="boomware callbacks go to /webhooks/boomware/<token>"),
+    Case("wrong token", sample_bytes(DLR), 401, "invalid_token", token="bw-token-x",
+         message=WRONG_TOKEN),
+    Case("token of bytes that are not UTF-8", sample_bytes(DLR), 401, "invalid_token",
+         token="%FF%FE"),
     Case("token of another provider", sample_bytes(DLR), 401, "invalid_token",
          token=SECRETS["transmitsms_tokens"][0]),
     Case("old token during rotation", sample_bytes(DLR), 200, "message.delivered", token=TOKEN),
@@ -86,8 +102,10 @@ CASES = [
            field=name) for name in ("requestId", "status", "timestamp")],
     *[Case(f"inbound missing {name}", body_with(INBOUND, drop=name), 400, "missing_field",
            field=name) for name in ("messageId", "from", "timestamp")],
+    Case("DLR with an empty status", body_with(DLR, status=""), 400, "missing_field",
+         field="status"),
     Case("timestamp not a time", body_with(DLR, timestamp="yesterday"), 400, "invalid_field",
-         field="timestamp"),
+         field="timestamp", message="field 'timestamp' must be Unix seconds"),
     Case("timestamp past year 9999", body_with(DLR, timestamp=10**13), 400, "invalid_field",
          field="timestamp"),
     # int() refuses a string of over 4,300 digits, and "²" is a digit it cannot read
@@ -104,6 +122,8 @@ CASES = [
          "invalid_field", field="messageId"),
     Case("call status too long for a type", body_with(CALL, status="A" * 60), 400,
          "invalid_field", field="status"),
+    Case("call requestId of 201 characters", body_with(CALL, requestId="r" * 201), 400,
+         "invalid_field", field="requestId"),
 ]
 
 
@@ -136,12 +156,16 @@ def test_callback(client, client_without, engine, frozen_clock, case):
             assert data["status"] == stored["status"] == case.normalised
             assert data["vendor_status"] == case.vendor_status
             assert data["direction"] == "outbound"
+        if case.data:
+            assert {k: data[k] for k in case.data} == case.data
         assert [r["state"] for r in receipts] == ["parsed"]
     else:
         assert body["error"]["code"] == case.code
         assert events == []
         if case.field:
             assert body["error"]["field"] == case.field
+        if case.message:
+            assert body["error"]["message"] == case.message
         assert [r["state"] for r in receipts] == (["failed"] if case.status == 400 else [])
 
 
@@ -173,7 +197,9 @@ def test_call_shape(client, engine, frozen_clock):
     assert shown["data"]["vendor_status"] == "ANSWERED"
     assert shown["data"]["status"] is None  # a call status is not a message status
     assert shown["data"]["to"] == "+37200911211"
-    assert (shown["data"]["sip_status"], shown["data"]["duration"]) == (200, 17)
+    assert shown["data"]["direction"] == "outbound"
+    assert (shown["data"]["sip_status"], shown["data"]["duration"],
+            shown["data"]["billable"]) == (200, 17, True)
     # Calls stay out of the message status projection.
     assert rows(engine, "SELECT * FROM message_status") == []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -51,6 +52,8 @@ class Case:
     vendor_status: str | None = None
     normalised: str | None = None
     occurred_at: str | None = None  # as subscribers see it
+    data: dict | None = None  # expected in the event's data
+    message: str | None = None  # the error's message, which tells the provider what to fix
 
 
 BODY = body_with()
@@ -75,21 +78,32 @@ CASES = [
          body_with(type_="message.sent", data_drop="status"), 200, "message.sent",
          vendor_status="sent", normalised="sent"),
     Case("email.opened keeps its type", body_with(type_="email.opened", data_drop="status"),
-         200, "email.opened"),
+         200, "email.opened", data={"direction": None}),
     Case("email.clicked keeps its type", body_with(type_="email.clicked", data_drop="status"),
          200, "email.clicked"),
     Case("call.completed keeps its type", body_with("completed", type_="call.completed"), 200,
          "call.completed", vendor_status="completed"),
+    Case("inbound message", body_with(type_="message.received", data_drop="status", text="hi",
+                                      **{"from": "+15557654321"}), 200, "message.received",
+         data={"direction": "inbound", "from": "+15557654321", "text": "hi",
+               "message_id": "msg_abc123"}),
+    Case("failure carries its error code", body_with("failed", error_code="30003"), 200,
+         "message.failed", vendor_status="failed", normalised="failed",
+         data={"error_code": "30003"}),
     # time
     Case("delivered_at becomes occurred_at", BODY, 200, "message.delivered",
          occurred_at="2024-01-01T12:00:00Z"),
+    NAIVE := Case("delivered_at without an offset is UTC",
+                  body_with(delivered_at="2024-01-01T12:00:00"), 200, "message.delivered",
+                  occurred_at="2024-01-01T12:00:00Z"),
     Case("without delivered_at, created is occurred_at",
          body_with("sent", data_drop="delivered_at"), 200, "message.sent",
          occurred_at="2026-11-22T05:00:00Z"),
     Case("delivered_at not a time", body_with(delivered_at="yesterday"), 400, "invalid_field",
          field="data.delivered_at"),
     Case(f"created {MAX_AGE + 1} s old", body_with(created=NOW - MAX_AGE - 1), 401,
-         "timestamp_out_of_tolerance"),
+         "timestamp_out_of_tolerance",
+         message="created is outside the accepted window (259200s back, 300s ahead)"),
     Case(f"created {MAX_AGE} s old is fine", body_with(created=NOW - MAX_AGE), 200,
          "message.delivered"),
     Case("sample as documented is years old", sample_bytes("canary-delivered.json"), 401,
@@ -99,16 +113,19 @@ CASES = [
     Case(f"created {TOLERANCE} s ahead is fine", body_with(created=NOW + TOLERANCE), 200,
          "message.delivered"),
     Case("created as a string of digits", body_with(created=str(NOW)), 200, "message.delivered"),
+    Case("created with a fraction of a second", body_with(created=NOW - 0.5), 200,
+         "message.delivered"),
     Case("created not a time", body_with(created="soon"), 400, "invalid_field",
          field="created"),
     Case("created of 5,000 digits as a string", body_with(created="1" * 5000), 400,
          "invalid_field", field="created"),
     # proof
     Case("missing signature", BODY, 401, "missing_signature",
-         headers={canary.SIGNATURE: None}),
+         headers={canary.SIGNATURE: None}, message="the signature header is missing"),
     Case("empty signature", BODY, 401, "missing_signature", headers={canary.SIGNATURE: ""}),
     Case("wrong signature", BODY, 401, "invalid_signature",
-         headers={canary.SIGNATURE: "0" * 64}),
+         headers={canary.SIGNATURE: "0" * 64},
+         message="the signature does not match the body"),
     Case("signature in capitals", BODY, 401, "invalid_signature",
          headers={canary.SIGNATURE: canary.sign(SECRET, BODY).upper()}),
     Case("signature of another shape", BODY, 401, "invalid_signature",
@@ -190,18 +207,37 @@ def test_callback(client, engine, frozen_clock, case):
             assert stored["status"] is None and data["status"] is None
         if case.occurred_at:
             assert load_event(engine, stored["id"])["occurred_at"] == case.occurred_at
+        if case.data:
+            assert {k: data[k] for k in case.data} == case.data
         assert [r["state"] for r in receipts] == ["parsed"]
     else:
         assert body["error"]["code"] == case.code
         assert events == []
         if case.field:
             assert body["error"]["field"] == case.field
+        if case.message:
+            assert body["error"]["message"] == case.message
         # A caller that proved itself but sent nonsense is kept for re-normalisation;
         # one that did not prove itself leaves nothing behind.
         assert [r["state"] for r in receipts] == (["failed"] if case.status == 400 else [])
         if case.status == 400:
             assert bytes(receipts[0]["body"]) == case.body
             assert receipts[0]["error"].startswith(case.code)
+
+
+@pytest.fixture
+def toronto(monkeypatch):
+    monkeypatch.setenv("TZ", "America/Toronto")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_time_without_an_offset_is_utc_on_a_machine_in_another_zone(toronto, client, engine,
+                                                                       frozen_clock):
+    # CI runs the tables under TZ=America/Toronto too; this keeps the case honest here.
+    test_callback(client, engine, frozen_clock, NAIVE)
 
 
 def test_signature_vector():

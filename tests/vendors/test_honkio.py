@@ -16,8 +16,11 @@ SECRET, NEW_SECRET = SECRETS["honkio_secrets"]
 NOW = int(FROZEN_AT.timestamp())
 
 
-def body_with(status=None, type_=None, drop=None, data_drop=None, **data) -> bytes:
+def body_with(status=None, type_=None, drop=None, data_drop=None, event_id=None,
+              **data) -> bytes:
     payload = sample_json("honkio-delivered.json")
+    if event_id is not None:
+        payload["id"] = event_id
     if status is not None:
         payload["data"]["status"] = status
         payload["type"] = type_ or f"message.{status}"
@@ -39,14 +42,17 @@ class Case:
     code: str | None = None  # error code, or the stored event type when 200
     headers: dict = field(default_factory=dict)  # overrides of the signed headers
     secret: str = SECRET
-    timestamp: int = NOW
+    timestamp: int | str = NOW  # X-HonkIO-Timestamp, signed as it is
     tamper: bytes | None = None  # body actually sent, when it differs from what was signed
     field: str | None = None
     vendor_status: str | None = None
     normalised: str | None = None
+    data: dict | None = None  # expected in the event's data
+    message: str | None = None  # the error's message, which tells the provider what to fix
 
 
 SAMPLE = sample_bytes("honkio-delivered.json")
+HEADERS_REQUIRED = "X-HonkIO-Signature and X-HonkIO-Timestamp headers are required"
 
 # Copied from ../shared/vendors/CALLBACKS.md, "HonkIO", status map: vendor value -> ours.
 # Written out here, not read from honkio.STATUS_MAP, so a wrong mapping fails.
@@ -62,32 +68,44 @@ CASES = [
       for s, n in DOCUMENTED.items()],
     Case("unmapped status", body_with("carrier_lost"), 200, "message.unknown",
          vendor_status="carrier_lost", normalised="unknown"),
+    Case("data.status says more than the type", body_with("expired", type_="message.failed"),
+         200, "message.expired", vendor_status="expired", normalised="expired"),
     Case("sample as documented", SAMPLE, 200, "message.delivered", vendor_status="delivered",
          normalised="delivered"),
     Case("inbound", body_with(type_="message.received", data_drop="status",
-                              **{"from": "16135550123", "body": "hi"}), 200, "message.received"),
+                              **{"from": "16135550123", "body": "hi"}), 200, "message.received",
+         data={"direction": "inbound", "from": "+16135550123", "text": "hi"}),
     Case("verification event keeps its type", body_with(type_="verification.completed"), 200,
          "verification.completed"),
     Case("blocked carries its 451 code", body_with("blocked", error_code="NO_CONSENT"), 200,
-         "message.rejected", vendor_status="blocked", normalised="rejected"),
+         "message.rejected", vendor_status="blocked", normalised="rejected",
+         data={"error_code": "NO_CONSENT"}),
+    # HonkIO's own error bodies name it `code` (honkio-api.txt, "Error codes")
+    Case("blocked carries its 451 code as code", body_with("blocked", code="DNCL_BLOCKED"), 200,
+         "message.rejected", vendor_status="blocked", normalised="rejected",
+         data={"error_code": "DNCL_BLOCKED"}),
     # proof
     Case("missing signature", SAMPLE, 401, "missing_signature",
-         headers={honkio.SIGNATURE: None}),
+         headers={honkio.SIGNATURE: None}, message=HEADERS_REQUIRED),
     Case("missing timestamp", SAMPLE, 401, "missing_signature",
-         headers={honkio.TIMESTAMP: None}),
+         headers={honkio.TIMESTAMP: None}, message=HEADERS_REQUIRED),
     Case("wrong signature", SAMPLE, 401, "invalid_signature", headers={honkio.SIGNATURE: "0" * 64}),
     Case("signature of another shape", SAMPLE, 401, "invalid_signature",
          headers={honkio.SIGNATURE: "v1,ünïcode"}),
     Case("signed with an unknown secret", SAMPLE, 401, "invalid_signature", secret="whk_other"),
     Case("body changed after signing", SAMPLE, 401, "invalid_signature",
          tamper=SAMPLE.replace(b"delivered", b"failed")),
-    Case("timestamp 301 s old", SAMPLE, 401, "timestamp_out_of_tolerance", timestamp=NOW - 301),
+    Case("timestamp 301 s old", SAMPLE, 401, "timestamp_out_of_tolerance", timestamp=NOW - 301,
+         message="X-HonkIO-Timestamp is more than 300s from now"),
     Case("timestamp 301 s ahead", SAMPLE, 401, "timestamp_out_of_tolerance", timestamp=NOW + 301),
     Case("timestamp 300 s old is fine", SAMPLE, 200, "message.delivered", timestamp=NOW - 300),
     Case("timestamp not a number", SAMPLE, 401, "invalid_signature",
          headers={honkio.TIMESTAMP: "yesterday"}),
+    Case("timestamp not a number, signed as sent", SAMPLE, 401, "timestamp_out_of_tolerance",
+         timestamp="yesterday", message="X-HonkIO-Timestamp is not Unix seconds"),
     Case("event header differs from type", SAMPLE, 401, "invalid_signature",
-         headers={honkio.EVENT: "message.failed"}),
+         headers={honkio.EVENT: "message.failed"},
+         message="X-HonkIO-Event does not match the body's type"),
     Case("old secret during rotation", SAMPLE, 200, "message.delivered", secret=SECRET),
     Case("new secret during rotation", SAMPLE, 200, "message.delivered", secret=NEW_SECRET),
     # body
@@ -101,6 +119,14 @@ CASES = [
          field="data.message_id"),
     Case("id too long for its column", SAMPLE.replace(b"evt_01HXYZ", b"evt_" + b"x" * 200),
          400, "invalid_field", field="id"),
+    # the dedup key "honkio:<id>" fills the 200-character column at an id of 193
+    Case("id of 193 characters", body_with(event_id="e" * 193), 200, "message.delivered"),
+    Case("id of 194 characters", body_with(event_id="e" * 194), 400, "invalid_field",
+         field="id"),
+    Case("type of 64 characters", body_with(type_="verification." + "x" * 51), 200,
+         "verification." + "x" * 51),
+    Case("type of 65 characters", body_with(type_="verification." + "x" * 52), 400,
+         "invalid_field", field="type"),
     Case("message id holding a NUL", body_with(message_id="msg\u0000x"), 400,
          "invalid_field", field="data.message_id"),
     Case("created not a time", body_with(drop=None).replace(b"2024-01-15T12:00:00Z", b"soon"),
@@ -137,12 +163,16 @@ def test_callback(client, engine, frozen_clock, case):
             assert data["status"] == stored["status"] == case.normalised
             assert data["vendor_status"] == case.vendor_status
             assert data["direction"] == "outbound"
+        if case.data:
+            assert {k: data[k] for k in case.data} == case.data
         assert [r["state"] for r in receipts] == ["parsed"]
     else:
         assert body["error"]["code"] == case.code
         assert events == []
         if case.field:
             assert body["error"]["field"] == case.field
+        if case.message:
+            assert body["error"]["message"] == case.message
         # A caller that proved itself but sent nonsense is kept for re-normalisation;
         # one that did not prove itself leaves nothing behind.
         assert [r["state"] for r in receipts] == (["failed"] if case.status == 400 else [])

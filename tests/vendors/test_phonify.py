@@ -88,6 +88,9 @@ CASES = [
     # inbound by our number: what Phonify itself lists, no direction anywhere
     Case("received: to our number", received(), 200, "message.received", data=RECEIVED_DATA,
          occurred_at=BEFORE_ISO),
+    # the dedup key must fit its 200-character column beside the longest id (PostgreSQL)
+    Case("received with an id of 200 characters", received(id="i" * 200), 200,
+         "message.received", data=RECEIVED_DATA),
     Case("received: phone is ours", received(phone={"number": "+34911000000", "country": "ES",
                                                      "carrier": None}),
          200, "message.received", data=RECEIVED_DATA),
@@ -106,6 +109,12 @@ CASES = [
          "message.sent", vendor_status="sent", normalised="sent"),
     Case("relay's direction without our numbers", body_with(**INBOUND), 200,
          "message.received", numbers=(), data={"direction": "inbound"}),
+    # the words a relay uses for a message to us, in any case
+    *[Case(f"relay's direction {word}", body_with(**INBOUND | {"direction": word}), 200,
+           "message.received", numbers=(), data={"direction": "inbound"})
+      for word in ("received", "incoming", "MO", "Inbound")],
+    Case("relay's direction outbound", body_with(**INBOUND | {"direction": "outbound"}), 200,
+         "message.sent", numbers=(), vendor_status="sent", normalised="sent"),
     # without SWITCHBOARD_PHONIFY_NUMBERS a received SMS cannot be told from a sent one
     Case("received, no numbers configured", received(), 200, "message.sent", numbers=(),
          vendor_status="sent", normalised="sent"),

@@ -205,6 +205,17 @@ def test_retry_is_200_duplicate(client, engine, frozen_clock, sample):
     assert len(rows(engine, "SELECT id FROM receipts")) == 1
 
 
+def test_two_statuses_in_the_same_second_are_two_receipts(client, engine, frozen_clock):
+    # Transmit SMS's datetime has whole seconds: a pending and a delivered receipt can share
+    # one, and the delivered one must still reach subscribers.
+    for status in ("pending", "delivered"):
+        answer = client.get(f"/webhooks/transmitsms/{TOKEN}",
+                            query_string=query_with(DLR, status=status))
+        assert answer.get_json()["status"] == "accepted"
+    stored = rows(engine, "SELECT type FROM events")
+    assert sorted(e["type"] for e in stored) == ["message.delivered", "message.sent"]
+
+
 def test_reply_and_its_optout_arriving_apart_are_counted_once(client, engine, frozen_clock):
     # The same response_id first without, then with, the opt-out flag: only the opt-out
     # event is new.
