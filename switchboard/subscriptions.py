@@ -75,7 +75,7 @@ def create(conn: Connection, settings: Settings, now: datetime, *, url: str,
            event_types: list[str], vendors: list[str] | None = None,
            description: str = "") -> tuple[dict, str]:
     """Store a new subscription; return it and its secret (shown this once)."""
-    _validate(url, event_types, vendors or None, settings)
+    _validate(url, event_types, vendors, settings)
     if not isinstance(description, str):
         raise SubscriptionError("description", "description must be a string")
     row = {"id": new_id("sub"), "url": url, "event_types": event_types,

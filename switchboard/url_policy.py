@@ -31,13 +31,15 @@ def _ipv6_pattern() -> str:
 
 
 # What a subscriber URL must look like, the same for the server and /openapi.json: http(s),
-# a host name or IP literal (no user or password), an optional port up to 65535, then
-# anything a URI allows. Checked before urlsplit, which raises on some malformed hosts.
+# a host name or IP literal (no user or password), an optional port up to 65535, then a
+# path, query and fragment as RFC 3986 has them. Checked before urlsplit, which raises on
+# some malformed hosts.
+_PCHAR = "([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})"
 URL_PATTERN = (
     "^https?://"
     "([A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*\\.?|\\[" + _ipv6_pattern() + "\\])"
     "(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
-    "([/?#][A-Za-z0-9._~:/?#\\[\\]@!$&'()*+,;=%-]*)?$"
+    f"(/{_PCHAR}*)*(\\?({_PCHAR}|[/?])*)?(#({_PCHAR}|[/?])*)?$"
 )
 
 

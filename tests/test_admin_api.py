@@ -329,6 +329,10 @@ def test_subscription_lifecycle(app, api, engine, subscriber, frozen_clock):
     ({"url": "http://127.0.0.1/x", "event_types": ["message.deliv*"]}, "event_types"),
     ({"url": "http://127.0.0.1/x", "event_types": ["message..sent"]}, "event_types"),
     ({"url": "http://127.0.0.1/x", "event_types": ["*"], "vendors": ["nope"]}, "vendors"),
+    # falsy but not a list: once read as "every vendor"
+    ({"url": "http://127.0.0.1/x", "event_types": ["*"], "vendors": {}}, "vendors"),
+    ({"url": "http://127.0.0.1/x", "event_types": ["*"], "vendors": ""}, "vendors"),
+    ({"url": "http://127.0.0.1/x", "event_types": ["*"], "vendors": False}, "vendors"),
     ({"url": "http://127.0.0.1/x", "event_types": ["*"], "description": 5}, "description"),
     ({"url": "http://127.0.0.1/x", "event_types": ["*"], "secret": "mine"}, "secret"),
     ({"url": "http://127.0.0.1/x", "event_types": ["*"], "description": "a\x00b"},

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, jsonify
+from flask import Blueprint, Flask, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from switchboard.admin.common import DEFAULT_LIMIT, MAX_LIMIT
 from switchboard.admin.deliveries import STATES
+from switchboard.api import webhooks
 from switchboard.api.errors import error_response
 from switchboard.events import STATUS_RANK
 from switchboard.vendors.registry import VENDORS
@@ -328,6 +329,11 @@ def init_app(app: Flask) -> None:
 def _method_not_allowed(exc: MethodNotAllowed):
     answer, status = error_response(405, "method_not_allowed",
                                     exc.description or "method not allowed")
+    segments = request.path.split("/")
+    if len(segments) in (3, 4) and segments[1] == "webhooks":
+        # One route serves every provider; Allow names this provider's own methods.
+        answer.headers["Allow"] = webhooks.allowed_methods(segments[2])
+        return answer, status
     for name, value in exc.get_headers():
         if name.lower() == "allow":
             answer.headers[name] = value
