@@ -17,6 +17,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_until_listening(port: int, process: subprocess.Popen | None = None,
+                         seconds: float = 20) -> None:
+    """Until 127.0.0.1:port takes connections; OSError if it does not in time, or if the
+    process meant to serve it has exited."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or (process and process.poll() is not None):
+                raise
+            time.sleep(0.05)
+
+
 @contextmanager
 def gunicorn(env: dict[str, str], cwd: Path, workers: int = 2,
              timeout: int = 3) -> Iterator[tuple[int, subprocess.Popen]]:
@@ -29,15 +44,7 @@ def gunicorn(env: dict[str, str], cwd: Path, workers: int = 2,
          "switchboard.wsgi:app"],
         env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.05)
+        wait_until_listening(port, process)
         yield port, process
     finally:
         process.terminate()
