@@ -53,3 +53,12 @@ def _encode(n: int) -> str:
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{_encode(_next_value())}"
+
+
+ULID_PATTERN = f"[{_ALPHABET}]{{26}}"
+
+
+def id_pattern(prefix: str) -> str:
+    """The regular expression every id new_id(prefix) makes matches, and nothing else: what
+    the API and /openapi.json accept where an id of that kind is asked for."""
+    return f"^{prefix}_{ULID_PATTERN}$"

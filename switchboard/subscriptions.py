@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import secrets as random_secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +20,10 @@ _subs = Subscription.__table__
 # After a rotation the old secret keeps signing beside the new one for this long, so a
 # subscriber can deploy the new secret without dropping a delivery.
 ROTATION_OVERLAP = timedelta(hours=24)
+# What an event_types entry may be: an event type (message.delivered), or a glob over them
+# with * for whole dot-separated parts (message.*, *). Event types are lower-case words
+# joined by dots, so anything else would match nothing, silently.
+EVENT_TYPE_PATTERN = r"^(\*|[a-z0-9_]+)(\.(\*|[a-z0-9_]+))*$"
 
 
 class SubscriptionError(ValueError):
@@ -54,9 +59,10 @@ def _validate(url: Any, event_types: Any, vendors: Any, settings: Settings) -> N
     except UrlRefused as exc:
         raise SubscriptionError("url", str(exc)) from None
     if (not isinstance(event_types, list) or not event_types
-            or not all(isinstance(t, str) and t.strip() for t in event_types)):
-        raise SubscriptionError("event_types",
-                                'event_types must be a non-empty list, e.g. ["message.*"]')
+            or not all(isinstance(t, str) and re.fullmatch(EVENT_TYPE_PATTERN, t)
+                       for t in event_types)):
+        raise SubscriptionError("event_types", 'event_types must be a non-empty list of event '
+                                'types or patterns, e.g. ["message.delivered", "call.*"]')
     if vendors is not None:
         if not isinstance(vendors, list) or not all(isinstance(v, str) for v in vendors):
             raise SubscriptionError("vendors", "vendors must be a list of vendor names")
@@ -69,7 +75,7 @@ def create(conn: Connection, settings: Settings, now: datetime, *, url: str,
            event_types: list[str], vendors: list[str] | None = None,
            description: str = "") -> tuple[dict, str]:
     """Store a new subscription; return it and its secret (shown this once)."""
-    _validate(url, event_types, vendors or None, settings)
+    _validate(url, event_types, vendors, settings)
     if not isinstance(description, str):
         raise SubscriptionError("description", "description must be a string")
     row = {"id": new_id("sub"), "url": url, "event_types": event_types,

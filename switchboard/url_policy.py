@@ -4,6 +4,7 @@ private or link-local addresses unless SWITCHBOARD_ALLOW_PRIVATE_URLS is set."""
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import time
 from dataclasses import dataclass
@@ -13,6 +14,33 @@ from urllib.parse import urlsplit
 
 class UrlRefused(ValueError):
     pass
+
+
+def _ipv6_pattern() -> str:
+    """RFC 3986's IPv6address, as a regular expression (no zone id)."""
+    h16 = "[0-9A-Fa-f]{1,4}"
+    octet = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+    ls32 = f"({h16}:{h16}|{octet}(\\.{octet}){{3}})"
+    forms = [f"({h16}:){{6}}{ls32}", f"::({h16}:){{5}}{ls32}"]
+    for before, after in ((0, f"({h16}:){{4}}{ls32}"), (1, f"({h16}:){{3}}{ls32}"),
+                          (2, f"({h16}:){{2}}{ls32}"), (3, f"{h16}:{ls32}"), (4, ls32),
+                          (5, h16), (6, "")):
+        head = f"{h16}" if before == 0 else f"(({h16}:){{0,{before}}}{h16})"
+        forms.append(f"({head})?::{after}")
+    return "(" + "|".join(forms) + ")"
+
+
+# What a subscriber URL must look like, the same for the server and /openapi.json: http(s),
+# a host name or IP literal (no user or password), an optional port up to 65535, then a
+# path, query and fragment as RFC 3986 has them. Checked before urlsplit, which raises on
+# some malformed hosts.
+_PCHAR = "([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})"
+URL_PATTERN = (
+    "^https?://"
+    "([A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*\\.?|\\[" + _ipv6_pattern() + "\\])"
+    "(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
+    f"(/{_PCHAR}*)*(\\?({_PCHAR}|[/?])*)?(#({_PCHAR}|[/?])*)?$"
+)
 
 
 # IPv6 ranges whose low 32 bits are an IPv4 address that the packet ends up at (or, for
@@ -68,9 +96,12 @@ def refuse_private(addresses: list[str]) -> None:
 
 def check_url(url: str, allow_private: bool, resolve: bool = True) -> str:
     """Return the URL if it may be used, else raise UrlRefused saying why."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"}:
+    if not url.startswith(("http://", "https://")):
         raise UrlRefused("url must start with http:// or https://")
+    if not re.fullmatch(URL_PATTERN, url):
+        raise UrlRefused("url must be http(s)://host[:port][/path], without user or password "
+                         "or characters a URL may not hold")
+    parts = urlsplit(url)
     if not parts.hostname:
         raise UrlRefused("url has no host")
     if parts.username or parts.password:

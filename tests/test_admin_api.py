@@ -209,6 +209,9 @@ def test_filters(client, api, frozen_clock):
     ("until=2026-13-01", "until"), ("limit=0", "limit"), ("limit=501", "limit"),
     ("limit=ten", "limit"), ("cursor=not-a-cursor", "cursor"), ("message_id=a%00b", "message_id"),
     ("type=" + "x" * 201, "type"), ("vendr=honkio", "vendr"),
+    # the shape /openapi.json gives a cursor, with a ULID out of its alphabet or an extra line
+    ("cursor=1764478800000000-evt_01JD3C7M2V8X9Y0Z1A2B3C4D5U", "cursor"),
+    ("cursor=1764478800000000-evt_01JD3C7M2V8X9Y0Z1A2B3C4D5E%0A", "cursor"),
 ])
 def test_bad_event_filters_are_400_naming_the_field(api, query, field):
     answer = api("GET", f"/api/events?{query}")
@@ -312,10 +315,24 @@ def test_subscription_lifecycle(app, api, engine, subscriber, frozen_clock):
     ({"event_types": ["*"]}, "url"),
     ({"url": "ftp://example.test/x", "event_types": ["*"]}, "url"),
     ({"url": "http://user:pw@127.0.0.1/x", "event_types": ["*"]}, "url"),
+    # what /openapi.json's URL pattern leaves out is refused, not stored to fail at sending
+    ({"url": "", "event_types": ["*"]}, "url"),
+    ({"url": "http://[1.2.3.4]/x", "event_types": ["*"]}, "url"),
+    ({"url": "http://[::1/x", "event_types": ["*"]}, "url"),
+    ({"url": "http://exa mple.test/x", "event_types": ["*"]}, "url"),
+    ({"url": "HTTP://example.test/x", "event_types": ["*"]}, "url"),
+    ({"url": "http://example.test:65536/x", "event_types": ["*"]}, "url"),
     ({"url": "http://127.0.0.1/x"}, "event_types"),
     ({"url": "http://127.0.0.1/x", "event_types": []}, "event_types"),
     ({"url": "http://127.0.0.1/x", "event_types": [" "]}, "event_types"),
+    ({"url": "http://127.0.0.1/x", "event_types": ["Message.Delivered"]}, "event_types"),
+    ({"url": "http://127.0.0.1/x", "event_types": ["message.deliv*"]}, "event_types"),
+    ({"url": "http://127.0.0.1/x", "event_types": ["message..sent"]}, "event_types"),
     ({"url": "http://127.0.0.1/x", "event_types": ["*"], "vendors": ["nope"]}, "vendors"),
+    # falsy but not a list: once read as "every vendor"
+    ({"url": "http://127.0.0.1/x", "event_types": ["*"], "vendors": {}}, "vendors"),
+    ({"url": "http://127.0.0.1/x", "event_types": ["*"], "vendors": ""}, "vendors"),
+    ({"url": "http://127.0.0.1/x", "event_types": ["*"], "vendors": False}, "vendors"),
     ({"url": "http://127.0.0.1/x", "event_types": ["*"], "description": 5}, "description"),
     ({"url": "http://127.0.0.1/x", "event_types": ["*"], "secret": "mine"}, "secret"),
     ({"url": "http://127.0.0.1/x", "event_types": ["*"], "description": "a\x00b"},
@@ -429,6 +446,15 @@ def test_deliveries_page_with_a_cursor(client, api, engine, subscriber, frozen_c
         cursor = body["next_cursor"]
     assert len(seen) == len(set(seen)) == 9
     assert error_of(api("GET", "/api/deliveries?state=lost"))["field"] == "state"
+
+
+@pytest.mark.parametrize("query", ["event_id=sub_01JD3C7M2V8X9Y0Z1A2B3C4D5E",
+                                   "subscription_id=billing", "event_id=evt_1"])
+def test_delivery_filters_on_an_id_no_row_could_have_are_400(api, query):
+    """Not an empty page: a mistyped id would look like "nothing went wrong"."""
+    answer = api("GET", f"/api/deliveries?{query}")
+    assert answer.status_code == 400
+    assert error_of(answer)["field"] == query.split("=")[0]
 
 
 # --- messages ------------------------------------------------------------------------------

@@ -123,3 +123,23 @@ def test_callbacks_skip_flasks_request_machinery_and_nothing_else_does(app, clie
     assert client.get("/healthz").status_code == 200
     assert client.put("/webhooks/honkio", data=BODY, headers=signed()).status_code == 405
     assert seen == ["flask", "flask"]
+
+
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("GET", "/webhooks/honkio", "POST, OPTIONS"),  # answered by the callback path
+    ("HEAD", "/webhooks/canary", "POST, OPTIONS"),  # by Flask's route, whose view answers
+    ("PUT", "/webhooks/honkio", "POST, OPTIONS"),  # by Flask's 405 handler
+    ("DELETE", "/webhooks/transmitsms/tx-token-1-9e2c7a1b", "GET, POST, OPTIONS"),
+])
+def test_a_405_on_a_callback_url_allows_that_providers_methods_only(client, method, path,
+                                                                     allow):
+    answer = client.open(path, method=method)
+    assert answer.status_code == 405
+    assert answer.headers["Allow"] == allow
+
+
+def test_options_on_a_callback_url_names_that_providers_methods(client):
+    assert client.options("/webhooks/boomware/bw-token-1-7f3a9c2e").headers["Allow"] == \
+        "POST, OPTIONS"
+    assert client.options("/webhooks/transmitsms/x").headers["Allow"] == "GET, POST, OPTIONS"
+    assert client.options("/webhooks/nope").status_code == 404

@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 
@@ -17,47 +16,19 @@ import pytest
 
 from tests.callbacks import honkio_body
 from tests.conftest import SECRETS, rows
+from tests.gunicorn_server import gunicorn
 from tests.signing import honkio_headers
 
 MASTERS: dict[int, int] = {}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def server(database_url, tmp_path):
-    port = free_port()
     env = {**os.environ, "SWITCHBOARD_DATABASE_URL": database_url,
            "SWITCHBOARD_HONKIO_SECRETS": SECRETS["honkio_secrets"][0]}
-    # cwd away from the repository so gunicorn reads no gunicorn.conf.py: these flags only.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-         "--timeout", "3", "--graceful-timeout", "3", "switchboard.wsgi:app"],
-        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        # Answered by the app, not only accepted by the socket: a worker still importing
-        # on a loaded machine would make the first request of a test wait, and time out.
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                conn.close()
-                break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("gunicorn did not answer /healthz")
-        time.sleep(0.05)
-    MASTERS[port] = process.pid
-    yield port
-    process.terminate()
-    process.wait(timeout=15)
+    with gunicorn(env, tmp_path) as (port, process):
+        MASTERS[port] = process.pid
+        yield port
 
 
 def raw_exchange(port: int, data: bytes, read_timeout: float = 15.0) -> bytes:

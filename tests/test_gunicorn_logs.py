@@ -13,8 +13,9 @@ import time
 
 from tests.callbacks import honkio_body
 from tests.conftest import SECRETS
+from tests.gunicorn_server import free_port
 from tests.signing import honkio_headers
-from tests.test_gunicorn_edges import free_port, raw_exchange
+from tests.test_gunicorn_edges import raw_exchange
 
 
 def start_gunicorn(tmp_path, settings: dict, *flags: str, stdout=subprocess.PIPE):

@@ -1,20 +1,28 @@
-"""/openapi.json describes the app truthfully: schemathesis drives every documented operation
-through the WSGI app with the admin token and finds no 5xx and no answer outside the schema;
-real answers for stored events, deliveries and messages match it too."""
+"""/openapi.json describes the app truthfully: it is a valid OpenAPI 3.1 document whose
+examples fit their schemas; schemathesis drives every documented operation through the WSGI
+app with the admin token and finds no 5xx and no answer outside the schema; real answers for
+stored events, deliveries and messages match it too. (Against a real gunicorn, with every
+check and phase: tests/test_openapi_live.py.)"""
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC
+import re
+from datetime import UTC, datetime
+from typing import Any
 
+import jsonschema_rs
 import pytest
 import schemathesis
-from hypothesis import HealthCheck
+from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from openapi_spec_validator import validate
 
 from switchboard import subscriptions as subs
-from switchboard.admin.common import encode_cursor
+from switchboard.admin.common import CURSOR_PATTERN, decode_cursor, encode_cursor
+from switchboard.api.openapi import DOCUMENT
+from switchboard.url_policy import URL_PATTERN, check_url
 from switchboard.worker.runner import Worker
 from tests.callbacks import send_honkio
 from tests.subscriber import Subscriber
@@ -55,10 +63,6 @@ def api_schema(app, seeded):
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
-# A cursor is opaque: only ones the API could have given out are valid.
-schemathesis.openapi.format("cursor", st.builds(
-    encode_cursor, st.datetimes(timezones=st.just(UTC)),
-    st.from_regex(r"\A(evt|dlv)_[0-9A-Z]{26}\Z")))
 
 
 @pytest.fixture(autouse=True)
@@ -73,11 +77,9 @@ def _node_id_for_schemathesis(request):
 @hypothesis_settings(max_examples=25, deadline=None,
                      suppress_health_check=list(HealthCheck))
 def test_api_matches_its_schema(case):
-    # Checked: no 5xx, documented status codes, content types, headers and bodies, 405s with
-    # Allow, auth not ignored. Not checked: positive_data_acceptance (a schema cannot say which
-    # URLs resolve or which ids exist) and negative_data_rejection (it blames parameters that
-    # serialise to nothing, e.g. an empty list); the rejections they look for (unknown or
-    # repeated parameters, NUL, overlong values) are tests in test_admin_api.py.
+    # In-process and quick: no 5xx, documented status codes, content types, headers and
+    # bodies, 405s with Allow, auth not ignored. The two data checks need the server's own
+    # behaviour under load of every phase: test_openapi_live.py runs them against gunicorn.
     case.call_and_validate(headers=AUTH, excluded_checks=[
         schemathesis.checks.positive_data_acceptance,
         schemathesis.checks.negative_data_rejection])
@@ -89,7 +91,8 @@ def test_document_is_served_without_auth_and_lists_every_route(client):
     document = answer.get_json()
     assert document["openapi"].startswith("3.1")
     assert set(document["paths"]) == {
-        "/webhooks/{vendor}", "/webhooks/{vendor}/{token}", "/api/events",
+        "/webhooks/honkio", "/webhooks/canary", "/webhooks/boomware/{token}",
+        "/webhooks/transmitsms/{token}", "/webhooks/phonify/{token}", "/api/events",
         "/api/events/{id}", "/api/subscriptions", "/api/subscriptions/{id}",
         "/api/subscriptions/{id}/rotate-secret", "/api/deliveries",
         "/api/deliveries/{id}/retry", "/api/messages/{vendor}/{message_id}", "/api/replays"}
@@ -100,7 +103,7 @@ def test_document_is_served_without_auth_and_lists_every_route(client):
                 continue
             if path.startswith("/webhooks/"):
                 assert operation["security"] == []
-                assert {"200", "400", "401", "404", "405", "413", "503"} <= set(
+                assert {"200", "400", "401", "404", "413", "503"} <= set(
                     operation["responses"])
             else:
                 assert "security" not in operation  # the document's bearerAuth applies
@@ -136,3 +139,62 @@ def test_real_answers_match_the_schema(app, client, seeded):
         loaded[path][method].validate_response(answer)
     detail = calls[1][2].get_json()
     assert detail["deliveries"][0]["attempts"], "the seeded delivery has an attempt"
+
+
+def test_the_document_is_valid_openapi_3_1():
+    validate(DOCUMENT)
+
+
+def _with_examples(node: Any, where: str = ""):
+    """(where, schema, example) for every parameter and media type that has both."""
+    if isinstance(node, dict):
+        if "example" in node and "schema" in node:
+            yield where, node["schema"], node["example"]
+        for key, value in node.items():
+            yield from _with_examples(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _with_examples(value, f"{where}/{index}")
+
+
+def test_every_operation_has_examples_and_each_fits_its_schema():
+    found = list(_with_examples(DOCUMENT["paths"])) + list(
+        _with_examples(DOCUMENT["components"]["responses"]))
+    for where, schema, example in found:
+        validator = jsonschema_rs.validator_for(
+            {**schema, "components": DOCUMENT["components"]}, validate_formats=True)
+        assert validator.is_valid(example), (where, list(validator.iter_errors(example))[:1])
+    for path, item in DOCUMENT["paths"].items():
+        for method, operation in item.items():
+            if method != "parameters":
+                assert any(w.startswith(f"/{path}/{method}/responses/2")
+                           for w, _, _ in _with_examples({path: {method: operation}})), \
+                    (method, path)
+
+
+def test_links_name_real_operations_and_their_parameters():
+    operations = {op["operationId"]: op for item in DOCUMENT["paths"].values()
+                  for method, op in item.items() if method != "parameters"}
+    links = [link for op in operations.values() for answer in op["responses"].values()
+             for link in answer.get("links", {}).values()]
+    assert len(links) >= 15
+    for link in links:
+        target = operations[link["operationId"]]
+        names = {p["name"] for p in target.get("parameters", [])}
+        assert set(link["parameters"]) <= names, link
+
+
+@hypothesis_settings(max_examples=300, suppress_health_check=list(HealthCheck))
+@given(st.from_regex(URL_PATTERN, fullmatch=True))
+def test_every_url_the_schema_admits_is_a_uri_the_server_takes(url):
+    assert jsonschema_rs.validator_for({"format": "uri"}, validate_formats=True).is_valid(url)
+    assert check_url(url, allow_private=True) == url
+
+
+@given(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(5000, 1, 1),
+                    timezones=st.just(UTC)),
+       st.sampled_from(["evt_01JDA8X5V0N3Q7R2T4W6Y8Z0AB", "dlv_01JDA8X5V0P1R3T5V7X9Z1B3D5"]))
+def test_every_cursor_the_api_gives_out_fits_the_documented_pattern(moment, row_id):
+    cursor = encode_cursor(moment, row_id)
+    assert re.fullmatch(CURSOR_PATTERN, cursor)
+    assert decode_cursor({"cursor": cursor}) == (moment, row_id)

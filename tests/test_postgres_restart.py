@@ -11,7 +11,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,17 +27,12 @@ from switchboard.models import make_engine
 from switchboard.models.migrate import upgrade
 from tests.callbacks import honkio_body
 from tests.conftest import SECRETS, rows
+from tests.gunicorn_server import free_port, wait_until_listening
 from tests.signing import honkio_headers
 from tests.subscriber import Subscriber
 
 BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
 CALLBACKS = 240
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def as_postgres(*argv: str) -> list[str]:
@@ -97,14 +91,7 @@ def test_restart_mid_load_loses_nothing_and_doubles_nothing(private_postgres, tm
     unanswered: list[str] = []  # what went wrong when no HTTP answer came at all
     accepted: dict[str, list[str]] = {}
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", web_port), timeout=0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.05)
+        wait_until_listening(web_port, processes[0])
 
         def provider(body: bytes) -> None:
             """Like a provider: resend until a 2xx, at most for 30 s."""

@@ -24,7 +24,8 @@ SEED = """
 INSERT INTO receipts (id, vendor, received_at, method, headers, body, state)
 VALUES ('rcv_seed', 'honkio', now(), 'POST', '{}', '', 'parsed');
 INSERT INTO subscriptions (id, url, event_types, description, active, secret, created_at)
-VALUES ('sub_seed', 'http://127.0.0.1:9/', '["*"]', '', true, 'whsec_x', now());
+VALUES ('sub_' || lpad('', 26, '0'), 'http://127.0.0.1:9/', '["*"]', '', true, 'whsec_x',
+        now());
 INSERT INTO events (id, dedup_key, receipt_id, vendor, type, message_id, status,
                     received_at, disposition, data)
 SELECT 'evt_' || lpad(n::text, 26, '0'), 'seed:' || n, 'rcv_seed',
@@ -36,7 +37,8 @@ SELECT 'evt_' || lpad(n::text, 26, '0'), 'seed:' || n, 'rcv_seed',
 FROM generate_series(1, {rows}) AS n;
 INSERT INTO deliveries (id, event_id, subscription_id, state, attempts, next_attempt_at,
                         replay, created_at)
-SELECT 'dlv_' || lpad(n::text, 26, '0'), 'evt_' || lpad(n::text, 26, '0'), 'sub_seed',
+SELECT 'dlv_' || lpad(n::text, 26, '0'), 'evt_' || lpad(n::text, 26, '0'),
+       'sub_' || lpad('', 26, '0'),
        CASE WHEN mod(n, 1000) = 0 THEN 'dead' WHEN mod(n, 1000) = 500 THEN 'pending'
             ELSE 'succeeded' END, 1, now(), false,
        now() - (n || ' seconds')::interval
@@ -58,8 +60,8 @@ EVENT_FILTERS = [{}, {"vendor": "canary"}, {"type": "message.failed"},
                  {"vendor": "canary", "message_id": "msg_4242"}]
 PAGED_FILTERS = [a for a in EVENT_FILTERS if set(a) != {"vendor", "message_id"}]  # one event
 DELIVERY_FILTERS = [{}, {"state": "dead"}, {"state": "pending"},
-                    {"event_id": "evt_" + "1".zfill(26)}, {"subscription_id": "sub_seed"},
-                    {"subscription_id": "sub_seed", "state": "dead"}]
+                    {"event_id": "evt_" + "1".zfill(26)}, {"subscription_id": "sub_" + "0" * 26},
+                    {"subscription_id": "sub_" + "0" * 26, "state": "dead"}]
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,10 @@ from switchboard.admin.common import (
     check_id,
     choice_param,
     decode_cursor,
+    id_param,
     limit_param,
     page,
     reject_unknown,
-    text_param,
 )
 from switchboard.admin.events import delivery_json
 from switchboard.models import Delivery, Event, Subscription
@@ -36,7 +36,8 @@ def list_deliveries(conn: Connection, args: Mapping[str, Any]) -> dict:
     """{"deliveries": [...], "next_cursor"}; filters state, event_id, subscription_id."""
     reject_unknown(args, PARAMETERS)
     state = choice_param(args, "state", STATES)
-    event_id, subscription_id = text_param(args, "event_id"), text_param(args, "subscription_id")
+    event_id = id_param(args, "event_id", "evt")
+    subscription_id = id_param(args, "subscription_id", "sub")
     limit, cursor = limit_param(args), decode_cursor(args)
     query = (select(_d, _e.c.type.label("event_type"), _e.c.vendor)
              .join(_e, _e.c.id == _d.c.event_id)

@@ -59,10 +59,12 @@ class CallbackApp:
             status, body = errors.internal_error(exc)
         http.record(notes, method, req.path, status, True, lambda: body)
         data = self._json(body)
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+        if status == 405:  # where Flask's route puts it, so both answers are the same bytes
+            headers.append(("Allow", webhooks.allowed_methods(segments[0])))
+        headers.append(("X-Request-ID", notes.request_id))
         start_response(f"{status} {HTTP_STATUS_CODES[status].upper()}",  # as werkzeug
-                       [("Content-Type", "application/json"),
-                        ("Content-Length", str(len(data))),
-                        ("X-Request-ID", notes.request_id)])
+                       headers)
         return [data]
 
     def _json(self, body: dict) -> bytes:

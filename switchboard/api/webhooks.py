@@ -23,12 +23,24 @@ from switchboard.vendors.registry import get as get_vendor
 bp = Blueprint("webhooks", __name__)
 
 
-@bp.route("/webhooks/<vendor_name>", methods=["GET", "POST"])
-@bp.route("/webhooks/<vendor_name>/<token>", methods=["GET", "POST"])
+@bp.route("/webhooks/<vendor_name>", methods=["GET", "POST", "OPTIONS"],
+          provide_automatic_options=False)
+@bp.route("/webhooks/<vendor_name>/<token>", methods=["GET", "POST", "OPTIONS"],
+          provide_automatic_options=False)
 def receive(vendor_name: str, token: str | None = None):
+    if request.method == "OPTIONS" and get_vendor(vendor_name) is not None:
+        return "", 200, {"Allow": allowed_methods(vendor_name)}
     status, body = answer(current_app.extensions["switchboard"], http.notes(),
                           request._get_current_object(), vendor_name, token)
-    return jsonify(body), status
+    headers = {"Allow": allowed_methods(vendor_name)} if status == 405 else {}
+    return jsonify(body), status, headers
+
+
+def allowed_methods(vendor_name: str) -> str:
+    """The Allow header of a provider's callback URL: the methods it calls with, not every
+    method the shared route takes (RFC 9110: a 405 says what would work)."""
+    vendor = get_vendor(vendor_name)
+    return ", ".join([*(vendor.methods if vendor else ()), "OPTIONS"])
 
 
 def answer(state, notes: http.Notes, req: Request, vendor_name: str,
@@ -48,7 +60,7 @@ def answer(state, notes: http.Notes, req: Request, vendor_name: str,
     if not vendor.uses_token and token is not None:
         return _reject(notes, 404, "not_found",
                        f"{vendor_name} callbacks go to /webhooks/{vendor_name}")
-    if req.method not in vendor.methods:
+    if req.method not in vendor.methods:  # the caller adds Allow: allowed_methods()
         return _reject(notes, 405, "method_not_allowed",
                        f"{vendor_name} callbacks use {', '.join(vendor.methods)}")
     inbound = Inbound(vendor_name, req.method, req.get_data(cache=False),
