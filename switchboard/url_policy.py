@@ -98,10 +98,13 @@ def check_url(url: str, allow_private: bool, resolve: bool = True) -> str:
     """Return the URL if it may be used, else raise UrlRefused saying why."""
     if not url.startswith(("http://", "https://")):
         raise UrlRefused("url must start with http:// or https://")
-    if not re.fullmatch(URL_PATTERN, url):
-        raise UrlRefused("url must be http(s)://host[:port][/path], without user or password "
-                         "or characters a URL may not hold")
-    parts = urlsplit(url)
+    shape = UrlRefused("url must be http(s)://host[:port][/path], without user or password "
+                       "or characters a URL may not hold")
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a malformed bracketed host, for one
+        raise shape from None
+    # The common mistakes by name first; then the shape /openapi.json documents, for the rest.
     if not parts.hostname:
         raise UrlRefused("url has no host")
     if parts.username or parts.password:
@@ -110,6 +113,8 @@ def check_url(url: str, allow_private: bool, resolve: bool = True) -> str:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
         raise UrlRefused("url has an invalid port") from None
+    if not re.fullmatch(URL_PATTERN, url):
+        raise shape
     if allow_private:
         return url
     refuse_private(_addresses(parts.hostname, resolve))
