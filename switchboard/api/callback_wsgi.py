@@ -9,7 +9,7 @@ Flask), `webhooks.answer()` (the same checks in the same order), the same error 
 (api/errors.py), and the same log line, counter and latency (`observability.http.record`).
 
 Anything else, including other methods on these paths and paths that only look alike
-(an empty segment, a third one), goes to Flask, whose route map answers it as before.
+(an empty segment, a third one), goes to Flask, whose route map answers it.
 """
 
 from __future__ import annotations

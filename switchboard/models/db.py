@@ -73,8 +73,8 @@ def _begin_writing(driver: sqlite3.Connection, info: dict) -> None:
     descheduled for a moment (two web workers and the load on two cores), the waiter oversleeps
     it. With the CPUs oversubscribed, tries every 0.1-1 ms cut the p99 wait for the lock from
     8 ms to 5 and the p99.9 from 18-33 ms to 10-11. Every hot-path transaction writes, so
-    taking the lock at BEGIN holds it no longer than the first INSERT used to. Past the
-    budget: SQLite's own "database is locked" error, as before (503).
+    taking the lock at BEGIN holds it no longer than the first INSERT would. Past the
+    budget: SQLite's own "database is locked" error (503).
 
     SQLite's handler stays off on this connection afterwards (`info` is the pool's record of
     it): inside a transaction that holds the write lock nothing waits for another, and

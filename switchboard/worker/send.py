@@ -2,9 +2,8 @@
 
 The standard library's http.client on a keep-alive pool of our own, not requests nor
 urllib3: requests costs ~1.5 ms of CPU per POST on these machines, urllib3 ~0.6 ms and
-http.client ~0.3 ms (shared/PERFORMANCE.md), and the worker must send 1,000/s on two cores.
-On urllib3 the POST was three quarters of a delivery's CPU (yappi); on http.client the
-worker's CPU per delivery fell from 1.2-1.5 ms to 0.85-1.15 ms (same minutes, one worker).
+http.client ~0.3 ms (shared/PERFORMANCE.md), and the worker must send 1,000/s on two cores,
+where the POST is the largest part of a delivery's CPU (bench/NOTES.md has the figures).
 
 Every connection goes to the address url_policy.pin checked, never to a name resolved again;
 the name is kept for the Host header and for TLS (SNI and the certificate check).
