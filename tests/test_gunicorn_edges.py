@@ -148,8 +148,10 @@ def test_kill_9_of_a_web_worker_mid_load_leaves_nothing_half_written(server, eng
     os.kill(victims[0], signal.SIGKILL)
     for thread in threads:
         thread.join()
-    assert set(failures) <= {"RemoteDisconnected", "ConnectionResetError",
-                             "BadStatusLine", "503"}, failures
+    # the victim may die before, while or after it writes its answer: a client sees no
+    # answer, a reset, a cut status line or a cut body, never a wrong answer
+    assert set(failures) <= {"RemoteDisconnected", "ConnectionResetError", "BadStatusLine",
+                             "IncompleteRead", "503"}, failures
     events = rows(engine, "SELECT id, receipt_id FROM events")
     receipts = {r["id"] for r in rows(engine, "SELECT id FROM receipts")}
     assert set(accepted) <= {e["id"] for e in events}  # every 200 was stored
