@@ -12,8 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from switchboard.admin.events import receipt_json
 from switchboard.cli import cli
+from switchboard.operations.events import receipt_json
 from switchboard.worker.runner import Worker
 from tests.callbacks import send_honkio
 from tests.conftest import SECRETS, expand_owed, rows
@@ -483,7 +483,7 @@ def test_unknown_message_is_404(api, path):
     assert answer.status_code == 404 and error_of(answer)["code"] == "not_found"
 
 
-# --- replays (the work is switchboard.router.replay's; this is the route) --------------------
+# --- replays (the work is switchboard.operations.replay's; this is the route) --------------------
 
 def test_replay_route(client, api, subscriber, frozen_clock):
     api("POST", "/api/subscriptions", json={"url": subscriber.url, "event_types": ["*"]})

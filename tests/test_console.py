@@ -13,8 +13,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from switchboard import clock
-from switchboard import subscriptions as subs
 from switchboard.app import create_app
+from switchboard.operations import subscriptions as subs
 from switchboard.worker.runner import Worker
 from tests.callbacks import send_honkio
 from tests.conftest import expand_owed, rows

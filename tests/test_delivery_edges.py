@@ -9,8 +9,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from switchboard.admin.deliveries import retry
 from switchboard.handlers.registry import on, unregister
+from switchboard.operations.deliveries import retry
 from switchboard.worker.runner import Worker
 from tests.callbacks import send_honkio
 from tests.conftest import PG_URL

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from switchboard import subscriptions as subs
 from switchboard.handlers.registry import on, unregister
 from switchboard.models import Attempt, Delivery
+from switchboard.operations import subscriptions as subs
 from switchboard.router.event_rows import load_event
 from tests.callbacks import send_honkio
 from tests.conftest import expand_owed, rows

@@ -26,9 +26,9 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from switchboard import clock
-from switchboard import subscriptions as subs
 from switchboard.config import Settings
 from switchboard.models import make_engine
+from switchboard.operations import subscriptions as subs
 from tests.callbacks import honkio_body
 from tests.conftest import SECRETS, rows
 from tests.signing import honkio_headers

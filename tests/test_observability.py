@@ -16,7 +16,6 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
-from switchboard import subscriptions as subs
 from switchboard.app import create_app
 from switchboard.config import Settings
 from switchboard.models import make_engine
@@ -27,6 +26,7 @@ from switchboard.observability.logging import (
     mask_value,
     route,
 )
+from switchboard.operations import subscriptions as subs
 from switchboard.worker.runner import Worker
 from tests.callbacks import honkio_body, send_honkio
 from tests.conftest import SECRETS, expand_owed

@@ -19,9 +19,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
-from switchboard import subscriptions as subs
-from switchboard.admin.common import CURSOR_PATTERN, decode_cursor, encode_cursor
 from switchboard.api.openapi import DOCUMENT
+from switchboard.operations import subscriptions as subs
+from switchboard.operations.common import CURSOR_PATTERN, decode_cursor, encode_cursor
 from switchboard.url_policy import URL_PATTERN, check_url
 from switchboard.worker.runner import Worker
 from tests.callbacks import send_honkio

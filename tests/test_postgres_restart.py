@@ -21,10 +21,10 @@ from collections import Counter
 import pytest
 
 from switchboard import clock
-from switchboard import subscriptions as subs
 from switchboard.config import Settings
 from switchboard.models import make_engine
 from switchboard.models.migrate import upgrade
+from switchboard.operations import subscriptions as subs
 from tests.callbacks import honkio_body
 from tests.conftest import SECRETS, rows
 from tests.gunicorn_server import free_port, wait_until_listening

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from switchboard import subscriptions as subs
 from switchboard.cli import cli
-from switchboard.retention import parse_duration
+from switchboard.operations import subscriptions as subs
+from switchboard.operations.retention import parse_duration
 from switchboard.worker.runner import Worker
 from tests.callbacks import send_honkio
 from tests.conftest import expand_owed, rows

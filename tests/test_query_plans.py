@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, text
 
-from switchboard.admin.deliveries import list_deliveries
-from switchboard.admin.events import EventFilter, list_events
-from switchboard.admin.messages import get_message
 from switchboard.models import Base, make_engine
+from switchboard.operations.deliveries import list_deliveries
+from switchboard.operations.events import EventFilter, list_events
+from switchboard.operations.messages import get_message
 from tests.conftest import PG_URL
 
 ROWS = 1_000_000

@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import select
 
 from switchboard import clock
-from switchboard import subscriptions as subs
 from switchboard.cli import cli
 from switchboard.models import Delivery, Event, MessageStatus, Receipt
+from switchboard.operations import renormalize as renormalize_module
+from switchboard.operations import replay as replay_module
+from switchboard.operations import subscriptions as subs
+from switchboard.operations.replay import ReplayError, parse_request, replay, replay_from_json
 from switchboard.router import outbox
-from switchboard.router import renormalize as renormalize_module
-from switchboard.router import replay as replay_module
-from switchboard.router.replay import ReplayError, parse_request, replay, replay_from_json
 from switchboard.vendors import honkio
 from switchboard.worker.runner import Worker
 from tests.callbacks import honkio_body, send_honkio

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from switchboard import clock
-from switchboard import subscriptions as subs
+from switchboard.operations import subscriptions as subs
 from tests.conftest import SECRETS, expand_owed, rows
 from tests.signing import canary_headers, honkio_headers, sample_json
 

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from switchboard import clock, url_policy
-from switchboard import subscriptions as subs
 from switchboard.app import create_app
 from switchboard.models import Attempt, Delivery
+from switchboard.operations import subscriptions as subs
 from switchboard.worker.runner import Worker
 from tests.callbacks import send_honkio
 from tests.subscriber import Subscriber

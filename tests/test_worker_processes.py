@@ -16,8 +16,8 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from switchboard import subscriptions as subs
 from switchboard.models import Delivery
+from switchboard.operations import subscriptions as subs
 from tests.callbacks import honkio_body, send_honkio
 from tests.conftest import SECRETS
 from tests.signing import honkio_headers

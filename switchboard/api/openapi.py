@@ -11,16 +11,16 @@ from typing import Any
 from flask import Blueprint, Flask, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 
-from switchboard.admin.common import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT, MAX_TEXT
-from switchboard.admin.deliveries import STATES
 from switchboard.api import openapi_examples as ex
 from switchboard.api import webhooks
 from switchboard.api.errors import error_response
 from switchboard.events import STATUS_RANK
 from switchboard.ids import id_pattern
+from switchboard.operations.common import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT, MAX_TEXT
+from switchboard.operations.deliveries import STATES
+from switchboard.operations.replay import MAX_EVENT_IDS
+from switchboard.operations.subscriptions import EVENT_TYPE_PATTERN
 from switchboard.router.projection import CONFLICT, FANOUT, SUPERSEDED
-from switchboard.router.replay import MAX_EVENT_IDS
-from switchboard.subscriptions import EVENT_TYPE_PATTERN
 from switchboard.url_policy import URL_PATTERN
 from switchboard.vendors.registry import VENDORS
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from flask import Blueprint, current_app, request
 
-from switchboard.admin.common import AdminError
 from switchboard.api.errors import error_response
-from switchboard.subscriptions import SubscriptionError
+from switchboard.operations.common import AdminError
+from switchboard.operations.subscriptions import SubscriptionError
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api")
 

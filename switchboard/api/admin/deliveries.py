@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from switchboard import clock
-from switchboard.admin import deliveries
 from switchboard.api.admin.blueprint import bp, state
+from switchboard.operations import deliveries
 
 
 @bp.get("/deliveries")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from switchboard.admin import events
 from switchboard.api.admin.blueprint import bp, state
+from switchboard.operations import events
 
 
 @bp.get("/events")

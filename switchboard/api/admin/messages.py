@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from switchboard.admin import messages
 from switchboard.api.admin.blueprint import bp, state
+from switchboard.operations import messages
 
 
 @bp.get("/messages/<vendor>/<path:message_id>")

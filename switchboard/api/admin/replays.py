@@ -1,4 +1,4 @@
-"""POST /api/replays: owe stored events again (the work is switchboard.router.replay's)."""
+"""POST /api/replays: owe stored events again (the work is switchboard.operations.replay's)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from switchboard.api.errors import error_response
 
 @bp.post("/replays")
 def replay():
-    from switchboard.router.replay import ReplayError, replay_from_json
+    from switchboard.operations.replay import ReplayError, replay_from_json
 
     body = json_object()
     app_state = state()

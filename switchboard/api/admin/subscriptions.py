@@ -6,9 +6,9 @@ from __future__ import annotations
 from flask import jsonify
 
 from switchboard import clock
-from switchboard import subscriptions as subs
-from switchboard.admin.common import AdminError, check_id
 from switchboard.api.admin.blueprint import bp, json_object, state
+from switchboard.operations import subscriptions as subs
+from switchboard.operations.common import AdminError, check_id
 
 CREATE_FIELDS = ("url", "event_types", "vendors", "description")
 

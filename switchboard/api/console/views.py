@@ -16,12 +16,12 @@ from flask import (
 )
 
 from switchboard import clock
-from switchboard import subscriptions as subs
-from switchboard.admin import deliveries as admin_deliveries
-from switchboard.admin.common import AdminError
-from switchboard.admin.events import EventFilter, get_event, list_events
 from switchboard.api.console import auth
-from switchboard.router.replay import ReplayError, replay_from_json
+from switchboard.operations import deliveries as admin_deliveries
+from switchboard.operations import subscriptions as subs
+from switchboard.operations.common import AdminError
+from switchboard.operations.events import EventFilter, get_event, list_events
+from switchboard.operations.replay import ReplayError, replay_from_json
 from switchboard.vendors.registry import VENDORS
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",

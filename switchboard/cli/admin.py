@@ -10,9 +10,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from switchboard import clock
-from switchboard.admin import deliveries as admin_deliveries
-from switchboard.admin import events as admin_events
-from switchboard.admin.common import MAX_LIMIT, AdminError
+from switchboard.operations import deliveries as admin_deliveries
+from switchboard.operations import events as admin_events
+from switchboard.operations.common import MAX_LIMIT, AdminError
 
 
 def _engine():

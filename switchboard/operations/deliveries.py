@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select, tuple_, update
 
-from switchboard.admin.common import (
+from switchboard.models import Delivery, Event, Subscription
+from switchboard.operations.common import (
     AdminError,
     check_id,
     choice_param,
@@ -19,8 +20,7 @@ from switchboard.admin.common import (
     page,
     reject_unknown,
 )
-from switchboard.admin.events import delivery_json
-from switchboard.models import Delivery, Event, Subscription
+from switchboard.operations.events import delivery_json
 from switchboard.router import outbox
 
 _d = Delivery.__table__

@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from switchboard.admin.common import AdminError
-from switchboard.admin.events import FILTER_FIELDS, EventFilter
 from switchboard.config import Settings
 from switchboard.models import Event, Subscription
+from switchboard.operations.common import AdminError
+from switchboard.operations.events import FILTER_FIELDS, EventFilter
 from switchboard.router import outbox
 
 _events = Event.__table__
@@ -139,7 +139,7 @@ def replay(engine: Engine, settings: Settings, request: ReplayRequest, now: date
         _check_subscription(conn, request.subscription_id)
     if request.renormalize:
         # What it changed or created is replayed, batch by batch; nothing else is.
-        from switchboard.router.renormalize import renormalize
+        from switchboard.operations.renormalize import renormalize
 
         _check_after(request.after, RECEIPT_PREFIX)
         renormalize(engine, settings, request, now, result, progress)
@@ -174,7 +174,7 @@ def count_matching(engine: Engine, request: ReplayRequest) -> int:
     """How many events the request covers, or with renormalize how many receipts it walks
     (for a progress bar's length)."""
     if request.renormalize:
-        from switchboard.router.renormalize import count_receipts
+        from switchboard.operations.renormalize import count_receipts
 
         return count_receipts(engine, request)
     query = select(func.count()).select_from(_events).where(*event_conditions(request))

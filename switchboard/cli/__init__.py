@@ -12,14 +12,14 @@ from flask import current_app
 from flask.cli import AppGroup, ScriptInfo, with_appcontext
 
 from switchboard import clock
-from switchboard.commands import admin as admin_commands
-from switchboard.commands import purge as purge_commands
-from switchboard.commands import replay as replay_commands
-from switchboard.commands import subscriptions as subscriptions_commands
-from switchboard.commands import worker as worker_commands
+from switchboard.cli import admin as admin_commands
+from switchboard.cli import purge as purge_commands
+from switchboard.cli import replay as replay_commands
+from switchboard.cli import subscriptions as subscriptions_commands
+from switchboard.cli import worker as worker_commands
+from switchboard.cli.poll import poll
 from switchboard.config import ConfigError
 from switchboard.models import migrate
-from switchboard.poll.commands import poll
 from switchboard.vendors.registry import VENDORS
 
 
@@ -101,6 +101,3 @@ def main() -> None:
         click.echo(f"switchboard: configuration error: {exc}", err=True)
         sys.exit(2)
 
-
-if __name__ == "__main__":
-    main()

@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from switchboard import clock
-from switchboard import subscriptions as subs
+from switchboard.operations import subscriptions as subs
 
 
 def _state():

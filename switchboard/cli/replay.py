@@ -10,7 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from switchboard import clock
-from switchboard.router.replay import (
+from switchboard.operations.replay import (
     ReplayError,
     ReplayRequest,
     check_filter,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, func, select
 
-from switchboard.admin.common import AdminError, check_id
-from switchboard.admin.events import summary
 from switchboard.events import isoformat
 from switchboard.models import Event, MessageStatus
+from switchboard.operations.common import AdminError, check_id
+from switchboard.operations.events import summary
 
 _e = Event.__table__
 _m = MessageStatus.__table__

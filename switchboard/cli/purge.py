@@ -8,7 +8,7 @@ from flask.cli import with_appcontext
 
 from switchboard import clock
 from switchboard.events import isoformat
-from switchboard.retention import count, parse_duration, purge
+from switchboard.operations.retention import count, parse_duration, purge
 
 
 class Duration(click.ParamType):

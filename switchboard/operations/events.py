@@ -11,7 +11,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select, tuple_
 
-from switchboard.admin.common import (
+from switchboard.events import STATUS_RANK, isoformat
+from switchboard.models import Attempt, Delivery, Event, Receipt
+from switchboard.operations.common import (
     AdminError,
     check_id,
     choice_param,
@@ -22,8 +24,6 @@ from switchboard.admin.common import (
     text_param,
     time_param,
 )
-from switchboard.events import STATUS_RANK, isoformat
-from switchboard.models import Attempt, Delivery, Event, Receipt
 from switchboard.router.event_rows import event_json
 from switchboard.vendors.registry import VENDORS
 

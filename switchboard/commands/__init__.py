@@ -1,1 +1,0 @@
-"""CLI commands, one module per area, gathered by switchboard.cli."""
