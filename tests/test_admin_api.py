@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import threading
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 
 from switchboard.cli import cli
+from switchboard.events import isoformat
 from switchboard.operations.events import receipt_json
 from switchboard.worker.runner import Worker
 from tests.callbacks import send_honkio
@@ -274,6 +277,9 @@ def test_subscription_lifecycle(app, api, engine, subscriber, frozen_clock):
     (stored,) = rows(engine, "SELECT secret FROM subscriptions")
     assert stored["secret"] == secret
     assert sub["active"] is True and sub["vendors"] == ["honkio"]
+    # Times read as the events' do: UTC with a Z, to the millisecond at most.
+    assert sub["created_at"] == isoformat(frozen_clock.moment)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z", sub["created_at"])
 
     listed = api("GET", "/api/subscriptions").get_json()["subscriptions"]
     assert listed == [sub]
@@ -295,6 +301,8 @@ def test_subscription_lifecycle(app, api, engine, subscriber, frozen_clock):
     rotated = api("POST", f"/api/subscriptions/{sub['id']}/rotate-secret")
     assert rotated.status_code == 200
     new_secret = rotated.get_json()["secret"]
+    assert rotated.get_json()["previous_secret_valid_until"] == isoformat(
+        frozen_clock.moment + timedelta(hours=24))
     assert new_secret.startswith("whsec_") and new_secret != secret
     (stored,) = rows(engine, "SELECT secret, previous_secret FROM subscriptions")
     assert (stored["secret"], stored["previous_secret"]) == (new_secret, secret)

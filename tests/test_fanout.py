@@ -16,6 +16,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from switchboard.handlers.registry import on, unregister
 from switchboard.models import Attempt, Delivery
 from switchboard.operations import subscriptions as subs
+from switchboard.operations.common import OperationError
 from switchboard.router.event_rows import load_event
 from tests.callbacks import send_honkio
 from tests.conftest import expand_owed, rows
@@ -243,7 +244,7 @@ def test_rotated_secret_signs_beside_the_new_one_for_24h(client, engine, setting
                                                           make_worker, frozen_clock):
     sub, old = subscribe(engine, settings, subscriber.url)
     with engine.begin() as conn:
-        new = subs.rotate_secret(conn, sub["id"], frozen_clock.moment)
+        new = subs.rotate_secret(conn, sub["id"], frozen_clock.moment)["secret"]
     worker = make_worker()
     send_honkio(client)
     worker.run_once()
@@ -307,7 +308,7 @@ def test_success_clears_the_failure_streak(client, engine, settings, subscriber,
 ])
 def test_private_urls_are_refused_unless_allowed(engine, settings, url):
     strict = dataclasses.replace(settings, allow_private_urls=False)
-    with engine.begin() as conn, pytest.raises(subs.SubscriptionError) as refused:
+    with engine.begin() as conn, pytest.raises(OperationError) as refused:
         subs.create(conn, strict, settings_now(), url=url, event_types=["*"])
     assert refused.value.field == "url" and "ALLOW_PRIVATE_URLS" in refused.value.message
     with engine.begin() as conn:
@@ -316,7 +317,7 @@ def test_private_urls_are_refused_unless_allowed(engine, settings, url):
 
 @pytest.mark.parametrize("url", ["ftp://example.com/x", "example.com/x", "http://u:p@h.io/"])
 def test_urls_must_be_http(engine, settings, url):
-    with engine.begin() as conn, pytest.raises(subs.SubscriptionError):
+    with engine.begin() as conn, pytest.raises(OperationError):
         subs.create(conn, settings, settings_now(), url=url, event_types=["*"])
 
 

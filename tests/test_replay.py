@@ -15,7 +15,8 @@ from switchboard.models import Delivery, Event, MessageStatus, Receipt
 from switchboard.operations import renormalize as renormalize_module
 from switchboard.operations import replay as replay_module
 from switchboard.operations import subscriptions as subs
-from switchboard.operations.replay import ReplayError, parse_request, replay, replay_from_json
+from switchboard.operations.common import OperationError
+from switchboard.operations.replay import parse_request, replay, replay_from_json
 from switchboard.router import outbox
 from switchboard.vendors import honkio
 from switchboard.worker.runner import Worker
@@ -132,7 +133,7 @@ def test_large_replay_runs_in_batches_and_resumes(client, engine, settings, monk
     ([1, 2], "body"),
 ])
 def test_bad_requests_name_the_field(body, field):
-    with pytest.raises(ReplayError) as bad:
+    with pytest.raises(OperationError) as bad:
         parse_request(body)
     assert bad.value.field == field
 
@@ -144,7 +145,7 @@ def test_replay_to_a_disabled_or_unknown_subscription_is_refused(client, engine,
         subs.set_active(conn, settings, sub["id"], False)
     (event_id,) = send_honkio(client)
     for sub_id, status in ((sub["id"], 400), ("sub_nope", 404)):
-        with pytest.raises(ReplayError) as refused:
+        with pytest.raises(OperationError) as refused:
             replay_from_json(engine, settings, {"event_ids": [event_id],
                                                 "subscription_id": sub_id}, clock.now())
         assert refused.value.status == status
@@ -293,7 +294,7 @@ def test_replay_cli_interrupted_resumes_where_it_said(app, client, engine, setti
 def test_resume_point_of_the_wrong_kind_is_refused(client, engine, settings, frozen_clock):
     (event_id,) = send_honkio(client)
     for renormalize, after in ((True, event_id), (False, "rcv_01")):
-        with pytest.raises(ReplayError) as refused:
+        with pytest.raises(OperationError) as refused:
             replay(engine, settings, replay_module.ReplayRequest(
                 filter={"vendor": "honkio"}, renormalize=renormalize, after=after),
                 clock.now())

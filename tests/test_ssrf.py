@@ -13,6 +13,7 @@ from switchboard import clock, url_policy
 from switchboard.app import create_app
 from switchboard.models import Attempt, Delivery
 from switchboard.operations import subscriptions as subs
+from switchboard.operations.common import OperationError
 from switchboard.worker.runner import Worker
 from tests.callbacks import send_honkio
 from tests.subscriber import Subscriber
@@ -54,7 +55,7 @@ def attempts(engine):
 def test_a_name_that_resolves_to_a_private_address_is_refused(engine, settings, monkeypatch):
     FakeDns(monkeypatch, {"internal.test": ["10.0.0.7"]})
     strict = dataclasses.replace(settings, allow_private_urls=False)
-    with engine.begin() as conn, pytest.raises(subs.SubscriptionError) as refused:
+    with engine.begin() as conn, pytest.raises(OperationError) as refused:
         subs.create(conn, strict, clock.now(), url="http://internal.test/hook",
                     event_types=["*"])
     assert "10.0.0.7" in refused.value.message

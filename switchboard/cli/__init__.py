@@ -20,6 +20,7 @@ from switchboard.cli import worker as worker_commands
 from switchboard.cli.poll import poll
 from switchboard.config import ConfigError
 from switchboard.models import migrate
+from switchboard.operations.common import OperationError
 from switchboard.vendors.registry import VENDORS
 
 
@@ -29,7 +30,17 @@ def _create_app():
     return create_app()
 
 
-@click.group(cls=AppGroup)
+class Commands(AppGroup):
+    """Every command's refused operation is said here, once, as a usage-style error."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except OperationError as exc:
+            raise click.ClickException(exc.said()) from None
+
+
+@click.group(cls=Commands)
 def cli() -> None:
     """Switchboard: SMS providers' callbacks, stored once and fanned out."""
 

@@ -12,15 +12,11 @@ from flask.cli import with_appcontext
 from switchboard import clock
 from switchboard.operations import deliveries as admin_deliveries
 from switchboard.operations import events as admin_events
-from switchboard.operations.common import MAX_LIMIT, AdminError
+from switchboard.operations.common import MAX_LIMIT
 
 
 def _engine():
     return current_app.extensions["switchboard"].engine
-
-
-def _fail(exc: AdminError) -> click.ClickException:
-    return click.ClickException(f"{exc.field}: {exc.message}" if exc.field else exc.message)
 
 
 def _echo_page(rows: list[dict], next_cursor: str | None, line) -> None:
@@ -51,12 +47,9 @@ def list_events(vendor, type_, status, message_id, since, until, limit, cursor,
     """Newest first: id, received_at, vendor, type, message id, disposition."""
     args = {"vendor": vendor, "type": type_, "status": status, "message_id": message_id,
             "since": since, "until": until, "limit": str(limit), "cursor": cursor}
-    try:
-        where = admin_events.EventFilter.parse({k: v for k, v in args.items() if v})
-        with _engine().connect() as conn:
-            answer = admin_events.list_events(conn, where)
-    except AdminError as exc:
-        raise _fail(exc) from None
+    where = admin_events.EventFilter.parse({k: v for k, v in args.items() if v})
+    with _engine().connect() as conn:
+        answer = admin_events.list_events(conn, where)
     if as_json:
         click.echo(json.dumps(answer, indent=2))
         return
@@ -70,11 +63,8 @@ def list_events(vendor, type_, status, message_id, since, until, limit, cursor,
 @with_appcontext
 def show_event(event_id: str) -> None:
     """One event as JSON, with its receipt, deliveries and their attempts."""
-    try:
-        with _engine().connect() as conn:
-            answer = admin_events.get_event(conn, event_id)
-    except AdminError as exc:
-        raise _fail(exc) from None
+    with _engine().connect() as conn:
+        answer = admin_events.get_event(conn, event_id)
     click.echo(json.dumps(answer, indent=2))
 
 
@@ -95,12 +85,9 @@ def list_deliveries(state, event_id, subscription_id, limit, cursor, as_json) ->
     """Newest first: id, state, attempts, target, event, last error."""
     args = {"state": state, "event_id": event_id, "subscription_id": subscription_id,
             "limit": str(limit), "cursor": cursor}
-    try:
-        with _engine().connect() as conn:
-            answer = admin_deliveries.list_deliveries(
-                conn, {k: v for k, v in args.items() if v})
-    except AdminError as exc:
-        raise _fail(exc) from None
+    with _engine().connect() as conn:
+        answer = admin_deliveries.list_deliveries(
+            conn, {k: v for k, v in args.items() if v})
     if as_json:
         click.echo(json.dumps(answer, indent=2))
         return
@@ -115,9 +102,6 @@ def list_deliveries(state, event_id, subscription_id, limit, cursor, as_json) ->
 @with_appcontext
 def retry(delivery_id: str) -> None:
     """Send a dead or cancelled delivery again, with its whole retry schedule."""
-    try:
-        with _engine().begin() as conn:
-            admin_deliveries.retry(conn, delivery_id, clock.now())
-    except AdminError as exc:
-        raise _fail(exc) from None
+    with _engine().begin() as conn:
+        admin_deliveries.retry(conn, delivery_id, clock.now())
     click.echo(f"{delivery_id} is pending again; a worker will send it")

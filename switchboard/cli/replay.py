@@ -11,7 +11,6 @@ from flask.cli import with_appcontext
 
 from switchboard import clock
 from switchboard.operations.replay import (
-    ReplayError,
     ReplayRequest,
     check_filter,
     count_matching,
@@ -43,34 +42,31 @@ def replay_command(event_ids, vendor, type_, status, message_id, since, until,
     if bool(event_ids) == bool(filter_):
         raise click.UsageError("give --event-id(s) or filter options (--vendor, --type, ...)")
     state = current_app.extensions["switchboard"]
-    try:
-        request = ReplayRequest(event_ids=list(event_ids) or None,
-                                filter=check_filter(filter_),
-                                subscription_id=subscription_id, dry_run=dry_run,
-                                renormalize=renormalize, after=after)
-        total = count_matching(state.engine, request)
-        # Renormalize walks receipts (and replays what changed); a replay walks events.
-        unit = "receipts" if renormalize else "events"
-        done = {"last": after, "walked": 0}
-        label = "renormalizing" if renormalize else "replaying"
-        with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
-            def progress(result) -> None:
-                walked = (result.renormalized["receipts"] if renormalize
-                          else result.matched)
-                bar.update(walked - done["walked"])
-                done.update(walked=walked, last=(result.last_receipt_id if renormalize
-                                                 else result.last_event_id))
+    request = ReplayRequest(event_ids=list(event_ids) or None,
+                            filter=check_filter(filter_),
+                            subscription_id=subscription_id, dry_run=dry_run,
+                            renormalize=renormalize, after=after)
+    total = count_matching(state.engine, request)
+    # Renormalize walks receipts (and replays what changed); a replay walks events.
+    unit = "receipts" if renormalize else "events"
+    done = {"last": after, "walked": 0}
+    label = "renormalizing" if renormalize else "replaying"
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        def progress(result) -> None:
+            walked = (result.renormalized["receipts"] if renormalize
+                      else result.matched)
+            bar.update(walked - done["walked"])
+            done.update(walked=walked, last=(result.last_receipt_id if renormalize
+                                             else result.last_event_id))
 
-            try:
-                result = replay(state.engine, state.settings, request, clock.now(), progress)
-            except KeyboardInterrupt:
-                resume = done["last"]
-                again = " --renormalize" if renormalize else ""
-                click.echo(f"\ninterrupted after {done['walked']} {unit}"
-                           + (f"; resume with{again} --after {resume}" if resume else ""),
-                           err=True)
-                sys.exit(130)
-    except ReplayError as exc:
-        raise click.ClickException(f"{exc.field}: {exc.message}") from None
+        try:
+            result = replay(state.engine, state.settings, request, clock.now(), progress)
+        except KeyboardInterrupt:
+            resume = done["last"]
+            again = " --renormalize" if renormalize else ""
+            click.echo(f"\ninterrupted after {done['walked']} {unit}"
+                       + (f"; resume with{again} --after {resume}" if resume else ""),
+                       err=True)
+            sys.exit(130)
     answer = result.as_json() | ({"dry_run": True} if dry_run else {})
     click.echo(json.dumps(answer, indent=2, default=str))

@@ -18,11 +18,8 @@ def _state():
 
 def _run(fn):
     state = _state()
-    try:
-        with state.engine.begin() as conn:
-            return fn(conn, state.settings)
-    except subs.SubscriptionError as exc:
-        raise click.ClickException(f"{exc.field}: {exc.message}") from None
+    with state.engine.begin() as conn:
+        return fn(conn, state.settings)
 
 
 @click.group("subscriptions")
@@ -83,8 +80,8 @@ def enable(subscription_id: str) -> None:
 @with_appcontext
 def rotate_secret(subscription_id: str) -> None:
     """New secret; the old one keeps signing beside it for 24 hours."""
-    secret = _run(lambda conn, _: subs.rotate_secret(conn, subscription_id, clock.now()))
-    click.echo(secret)
+    rotated = _run(lambda conn, _: subs.rotate_secret(conn, subscription_id, clock.now()))
+    click.echo(rotated["secret"])
     click.echo("The old secret also signs for the next 24 hours.", err=True)
 
 

@@ -1,4 +1,4 @@
-"""What the admin functions share: their one error type, query-parameter parsing, and
+"""What the operator functions share: their one error type, query-parameter parsing, and
 opaque keyset cursors."""
 
 from __future__ import annotations
@@ -21,27 +21,34 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CURSOR_PATTERN = f"^[0-9]{{1,17}}-[a-z]{{3}}_{ULID_PATTERN}$"
 
 
-class AdminError(ValueError):
-    """The caller's mistake (400), an unknown id (404) or a state that forbids it (409)."""
+class OperationError(ValueError):
+    """The caller's mistake (400), an unknown id (404) or a state that forbids it (409).
+    The admin API, the console and the CLI each render it in one place; `code` is the
+    admin API's error code."""
+
+    CODES = {400: "invalid_request", 404: "not_found", 409: "conflict"}
 
     def __init__(self, field: str | None, message: str, status: int = 400,
                  code: str | None = None) -> None:
         super().__init__(message)
         self.field, self.message, self.status = field, message, status
-        self.code = code or {400: "invalid_request", 404: "not_found",
-                             409: "conflict"}.get(status, "invalid_request")
+        self.code = code or self.CODES.get(status, "invalid_request")
+
+    def said(self) -> str:
+        """For a person at a terminal or a page: the field at fault first, if there is one."""
+        return f"{self.field}: {self.message}" if self.field else self.message
 
 
 def reject_unknown(args: Mapping[str, Any], known: tuple[str, ...]) -> None:
     """A misspelt filter must not quietly widen the answer to everything."""
     unknown = sorted(set(args) - set(known))
     if unknown:
-        raise AdminError(unknown[0][:MAX_TEXT], f"unknown parameter {unknown[0][:40]!r}; use "
+        raise OperationError(unknown[0][:MAX_TEXT], f"unknown parameter {unknown[0][:40]!r}; use "
                          + ", ".join(known))
     getlist = getattr(args, "getlist", None)  # a query string may repeat a name
     for name in known:
         if getlist is not None and len(getlist(name)) > 1:
-            raise AdminError(name, f"give {name} once")
+            raise OperationError(name, f"give {name} once")
 
 
 def text_param(args: Mapping[str, Any], name: str) -> str | None:
@@ -51,7 +58,7 @@ def text_param(args: Mapping[str, Any], name: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or "\x00" in value or len(value) > MAX_TEXT:
-        raise AdminError(name, f"{name} must be a string of at most {MAX_TEXT} characters "
+        raise OperationError(name, f"{name} must be a string of at most {MAX_TEXT} characters "
                          "without NUL")
     return value
 
@@ -59,7 +66,7 @@ def text_param(args: Mapping[str, Any], name: str) -> str | None:
 def choice_param(args: Mapping[str, Any], name: str, choices: Any) -> str | None:
     value = text_param(args, name)
     if value is not None and value not in choices:
-        raise AdminError(name, f"{name} must be one of: {', '.join(sorted(choices))}")
+        raise OperationError(name, f"{name} must be one of: {', '.join(sorted(choices))}")
     return value
 
 
@@ -77,7 +84,7 @@ def parse_time(value: str, name: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise AdminError(name, f"{name} must be an ISO 8601 time such as "
+        raise OperationError(name, f"{name} must be an ISO 8601 time such as "
                          "2026-11-22T05:00:00Z") from None
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
@@ -101,7 +108,7 @@ def limit_param(args: Mapping[str, Any]) -> int:
     except (TypeError, ValueError, OverflowError):
         limit = 0
     if not 1 <= limit <= MAX_LIMIT:
-        raise AdminError("limit", f"limit must be an integer from 1 to {MAX_LIMIT}")
+        raise OperationError("limit", f"limit must be an integer from 1 to {MAX_LIMIT}")
     return limit
 
 
@@ -116,7 +123,7 @@ def decode_cursor(args: Mapping[str, Any]) -> tuple[datetime, str] | None:
     if value is None:
         return None
     if not re.fullmatch(CURSOR_PATTERN, value):
-        raise AdminError("cursor", "cursor is not one this API gave out; "
+        raise OperationError("cursor", "cursor is not one this API gave out; "
                          "start again without it")
     micros, row_id = value.split("-", 1)
     return EPOCH + timedelta(microseconds=int(micros)), row_id
@@ -127,7 +134,7 @@ def id_param(args: Mapping[str, Any], name: str, prefix: str) -> str | None:
     rather than answered with an empty page."""
     value = text_param(args, name)
     if value is not None and not re.fullmatch(id_pattern(prefix), value):
-        raise AdminError(name, f"{name} must be a {prefix}_ id")
+        raise OperationError(name, f"{name} must be a {prefix}_ id")
     return value
 
 
@@ -144,5 +151,5 @@ def check_id(value: str, what: str, field: str = "id") -> str:
     """An id from a URL path: one no row can have (NUL, overlong) is simply not found,
     before PostgreSQL could refuse the NUL with a 503."""
     if "\x00" in value or len(value) > MAX_TEXT:
-        raise AdminError(field, f"no {what} {value[:40]!r}", 404)
+        raise OperationError(field, f"no {what} {value[:40]!r}", 404)
     return value

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select, tuple_, update
 
 from switchboard.models import Delivery, Event, Subscription
 from switchboard.operations.common import (
-    AdminError,
+    OperationError,
     check_id,
     choice_param,
     decode_cursor,
@@ -62,7 +62,7 @@ def get_delivery(conn: Connection, delivery_id: str) -> Any:
     check_id(delivery_id, "delivery")
     row = conn.execute(select(_d).where(_d.c.id == delivery_id)).first()
     if row is None:
-        raise AdminError("id", f"no delivery {delivery_id!r}", 404)
+        raise OperationError("id", f"no delivery {delivery_id!r}", 404)
     return row
 
 
@@ -71,21 +71,21 @@ def retry(conn: Connection, delivery_id: str, now: datetime) -> dict:
     so the worker sends it again with its whole retry schedule. Its attempt history stays."""
     row = get_delivery(conn, delivery_id)
     if row.state not in RETRYABLE:
-        raise AdminError("id", f"delivery {delivery_id} is {row.state}; only dead or "
+        raise OperationError("id", f"delivery {delivery_id} is {row.state}; only dead or "
                          "cancelled deliveries can be retried", 409, "not_retryable")
     if row.subscription_id is not None:
         sub = conn.execute(select(_s.c.active, _s.c.deleted_at)
                            .where(_s.c.id == row.subscription_id)).first()
         if sub is None or sub.deleted_at is not None or not sub.active:
             # The worker would only cancel it again.
-            raise AdminError("subscription_id", f"subscription {row.subscription_id} is "
+            raise OperationError("subscription_id", f"subscription {row.subscription_id} is "
                              "disabled or deleted; enable it first", 409, "not_retryable")
     changed = conn.execute(
         update(_d).where(_d.c.id == delivery_id, _d.c.state == row.state)
         .values(state="pending", attempts=0, next_attempt_at=now, lease_until=None,
                 leased_by=None, finished_at=None)).rowcount
     if changed != 1:
-        raise AdminError("id", f"delivery {delivery_id} changed meanwhile; look again",
+        raise OperationError("id", f"delivery {delivery_id} changed meanwhile; look again",
                          409, "not_retryable")
     if conn.dialect.name == "postgresql":
         conn.execute(outbox.NOTIFY)  # wakes idle workers at commit

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select, tuple_
 from switchboard.events import STATUS_RANK, isoformat
 from switchboard.models import Attempt, Delivery, Event, Receipt
 from switchboard.operations.common import (
-    AdminError,
+    OperationError,
     check_id,
     choice_param,
     decode_cursor,
@@ -54,7 +54,7 @@ class EventFilter:
     @classmethod
     def parse(cls, args: Mapping[str, Any], paged: bool = True) -> EventFilter:
         """From query parameters, CLI options or a replay's JSON filter (`paged=False`: no
-        limit or cursor); AdminError names a bad one."""
+        limit or cursor); OperationError names a bad one."""
         reject_unknown(args, PARAMETERS if paged else FILTER_FIELDS)
         return cls(vendor=choice_param(args, "vendor", VENDORS),
                    type=text_param(args, "type"),
@@ -109,7 +109,7 @@ def get_event(conn: Connection, event_id: str) -> dict:
     check_id(event_id, "event")
     row = conn.execute(select(_e).where(_e.c.id == event_id)).first()
     if row is None:
-        raise AdminError("id", f"no event {event_id!r}", 404)
+        raise OperationError("id", f"no event {event_id!r}", 404)
     receipt = conn.execute(select(_r).where(_r.c.id == row.receipt_id)).first()
     deliveries = conn.execute(select(_d).where(_d.c.event_id == event_id)
                               .order_by(_d.c.created_at, _d.c.id)).all()

@@ -7,7 +7,7 @@ from sqlalchemy import Connection, func, select
 
 from switchboard.events import isoformat
 from switchboard.models import Event, MessageStatus
-from switchboard.operations.common import AdminError, check_id
+from switchboard.operations.common import OperationError, check_id
 from switchboard.operations.events import summary
 
 _e = Event.__table__
@@ -26,7 +26,7 @@ def get_message(conn: Connection, vendor: str, message_id: str) -> dict:
         .order_by(func.coalesce(_e.c.occurred_at, _e.c.received_at), _e.c.received_at,
                   _e.c.id)).all()
     if status is None and not history:
-        raise AdminError("message_id", f"no message {message_id!r} from {vendor}", 404)
+        raise OperationError("message_id", f"no message {message_id!r} from {vendor}", 404)
     return {
         "vendor": vendor, "message_id": message_id,
         "status": status.status if status else None,

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from switchboard.config import Settings
 from switchboard.models import Event, Subscription
-from switchboard.operations.common import AdminError
+from switchboard.operations.common import OperationError
 from switchboard.operations.events import FILTER_FIELDS, EventFilter
 from switchboard.router import outbox
 
@@ -31,10 +31,9 @@ MAX_EVENT_IDS = 10_000
 EVENT_PREFIX, RECEIPT_PREFIX = "evt_", "rcv_"
 
 
-class ReplayError(ValueError):
-    def __init__(self, field: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.field, self.message, self.status = field, message, status
+def _refused(field: str, message: str, status: int = 400) -> OperationError:
+    """A replay the caller got wrong is coded invalid_replay, which clients match on."""
+    return OperationError(field, message, status, "invalid_replay" if status == 400 else None)
 
 
 @dataclass
@@ -65,45 +64,45 @@ class ReplayResult:
 def parse_request(body: Any) -> ReplayRequest:
     """Validate a POST /api/replays body (or the CLI's equivalent)."""
     if not isinstance(body, dict):
-        raise ReplayError("body", "expected a JSON object")
+        raise _refused("body", "expected a JSON object")
     unknown = sorted(set(body) - {"event_ids", "filter", "subscription_id", "dry_run",
                                   "renormalize"})
     if unknown:
-        raise ReplayError(unknown[0], f"unknown field {unknown[0]!r}")
+        raise _refused(unknown[0], f"unknown field {unknown[0]!r}")
     event_ids, filter_ = body.get("event_ids"), body.get("filter")
     if (event_ids is None) == (filter_ is None):
-        raise ReplayError("event_ids", "give either event_ids or filter, not both or neither")
+        raise _refused("event_ids", "give either event_ids or filter, not both or neither")
     if event_ids is not None:
         if (not isinstance(event_ids, list) or not event_ids
                 or not all(isinstance(i, str) for i in event_ids)):
-            raise ReplayError("event_ids", "event_ids must be a non-empty list of event ids")
+            raise _refused("event_ids", "event_ids must be a non-empty list of event ids")
         if len(event_ids) > MAX_EVENT_IDS:
-            raise ReplayError("event_ids", f"at most {MAX_EVENT_IDS} ids; use a filter")
+            raise _refused("event_ids", f"at most {MAX_EVENT_IDS} ids; use a filter")
     where = check_filter(filter_) if filter_ is not None else EventFilter()
     for flag in ("dry_run", "renormalize"):
         if not isinstance(body.get(flag, False), bool):
-            raise ReplayError(flag, f"{flag} must be true or false")
+            raise _refused(flag, f"{flag} must be true or false")
     subscription_id = body.get("subscription_id")
     if subscription_id is not None and not isinstance(subscription_id, str):
-        raise ReplayError("subscription_id", "subscription_id must be a string")
+        raise _refused("subscription_id", "subscription_id must be a string")
     return ReplayRequest(event_ids=event_ids, filter=where,
                          subscription_id=subscription_id, dry_run=body.get("dry_run", False),
                          renormalize=body.get("renormalize", False))
 
 
 def check_filter(filter_: Any) -> EventFilter:
-    """A replay's filter through the events list's own parser (admin.events.EventFilter).
+    """A replay's filter through the events list's own parser (operations.events.EventFilter).
     In JSON an empty string is refused rather than read as "no filter": a replay must not
     widen to every event by accident."""
     if not isinstance(filter_, dict):
-        raise ReplayError("filter", "filter must be an object")
+        raise _refused("filter", "filter must be an object")
     for key, value in filter_.items():
         if key in FILTER_FIELDS and (not isinstance(value, str) or not value):
-            raise ReplayError(f"filter.{key}", f"filter.{key} must be a non-empty string")
+            raise _refused(f"filter.{key}", f"filter.{key} must be a non-empty string")
     try:
         return EventFilter.parse(filter_, paged=False)
-    except AdminError as exc:
-        raise ReplayError(f"filter.{exc.field}", exc.message) from None
+    except OperationError as exc:
+        raise _refused(f"filter.{exc.field}", exc.message) from None
 
 
 def event_conditions(request: ReplayRequest) -> list:
@@ -116,7 +115,7 @@ def event_conditions(request: ReplayRequest) -> list:
 def _check_after(after: str | None, prefix: str) -> None:
     """A resume point of the wrong kind would silently walk everything again."""
     if after is not None and not after.startswith(prefix):
-        raise ReplayError("after", f"after must be the {prefix}... id the interrupted run "
+        raise _refused("after", f"after must be the {prefix}... id the interrupted run "
                           "printed" + (" (renormalize walks receipts)"
                                        if prefix == RECEIPT_PREFIX else ""))
 
@@ -127,9 +126,9 @@ def _check_subscription(conn: Connection, subscription_id: str | None) -> None:
     row = conn.execute(select(_subs.c.active, _subs.c.deleted_at)
                        .where(_subs.c.id == subscription_id)).first()
     if row is None or row.deleted_at is not None:
-        raise ReplayError("subscription_id", f"no subscription {subscription_id!r}", 404)
+        raise _refused("subscription_id", f"no subscription {subscription_id!r}", 404)
     if not row.active:
-        raise ReplayError("subscription_id", "the subscription is disabled; enable it first")
+        raise _refused("subscription_id", "the subscription is disabled; enable it first")
 
 
 def replay(engine: Engine, settings: Settings, request: ReplayRequest, now: datetime,

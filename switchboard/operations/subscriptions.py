@@ -11,8 +11,10 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from switchboard.config import Settings
+from switchboard.events import isoformat
 from switchboard.ids import new_id
 from switchboard.models import Subscription
+from switchboard.operations.common import OperationError
 from switchboard.url_policy import UrlRefused, check_url
 
 _subs = Subscription.__table__
@@ -24,12 +26,7 @@ ROTATION_OVERLAP = timedelta(hours=24)
 # with * for whole dot-separated parts (message.*, *). Event types are lower-case words
 # joined by dots, so anything else would match nothing, silently.
 EVENT_TYPE_PATTERN = r"^(\*|[a-z0-9_]+)(\.(\*|[a-z0-9_]+))*$"
-
-
-class SubscriptionError(ValueError):
-    def __init__(self, field: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.field, self.message, self.status = field, message, status
+CREATE_FIELDS = ("url", "event_types", "vendors", "description")
 
 
 def new_secret() -> str:
@@ -43,9 +40,9 @@ def public(row: Any) -> dict:
         "vendors": list(row.vendors) if row.vendors else None,
         "description": row.description, "active": row.active,
         "disabled_reason": row.disabled_reason,
-        "failing_since": row.failing_since.isoformat() if row.failing_since else None,
-        "created_at": row.created_at.isoformat(),
-        "deleted_at": row.deleted_at.isoformat() if row.deleted_at else None,
+        "failing_since": isoformat(row.failing_since),
+        "created_at": isoformat(row.created_at),
+        "deleted_at": isoformat(row.deleted_at),
     }
 
 
@@ -53,22 +50,22 @@ def _validate(url: Any, event_types: Any, vendors: Any, settings: Settings) -> N
     from switchboard.vendors.registry import VENDORS
 
     if not isinstance(url, str):
-        raise SubscriptionError("url", "url must be a string")
+        raise OperationError("url", "url must be a string")
     try:
         check_url(url, settings.allow_private_urls)
     except UrlRefused as exc:
-        raise SubscriptionError("url", str(exc)) from None
+        raise OperationError("url", str(exc)) from None
     if (not isinstance(event_types, list) or not event_types
             or not all(isinstance(t, str) and re.fullmatch(EVENT_TYPE_PATTERN, t)
                        for t in event_types)):
-        raise SubscriptionError("event_types", 'event_types must be a non-empty list of event '
+        raise OperationError("event_types", 'event_types must be a non-empty list of event '
                                 'types or patterns, e.g. ["message.delivered", "call.*"]')
     if vendors is not None:
         if not isinstance(vendors, list) or not all(isinstance(v, str) for v in vendors):
-            raise SubscriptionError("vendors", "vendors must be a list of vendor names")
+            raise OperationError("vendors", "vendors must be a list of vendor names")
         unknown = sorted(set(vendors) - set(VENDORS))
         if unknown:
-            raise SubscriptionError("vendors", f"unknown vendors: {', '.join(unknown)}")
+            raise OperationError("vendors", f"unknown vendors: {', '.join(unknown)}")
 
 
 def create(conn: Connection, settings: Settings, now: datetime, *, url: str,
@@ -77,7 +74,7 @@ def create(conn: Connection, settings: Settings, now: datetime, *, url: str,
     """Store a new subscription; return it and its secret (shown this once)."""
     _validate(url, event_types, vendors, settings)
     if not isinstance(description, str):
-        raise SubscriptionError("description", "description must be a string")
+        raise OperationError("description", "description must be a string")
     row = {"id": new_id("sub"), "url": url, "event_types": event_types,
            "vendors": vendors or None, "description": description, "active": True,
            "secret": new_secret(), "previous_secret": None, "previous_secret_until": None,
@@ -87,13 +84,26 @@ def create(conn: Connection, settings: Settings, now: datetime, *, url: str,
     return public(get_row(conn, row["id"])), row["secret"]
 
 
+def create_from_json(conn: Connection, settings: Settings, now: datetime,
+                     body: dict[str, Any]) -> dict:
+    """POST /api/subscriptions: the subscription with its secret, shown this once."""
+    unknown = sorted(set(body) - set(CREATE_FIELDS))
+    if unknown:
+        raise OperationError(unknown[0], f"unknown field {unknown[0]!r}; use "
+                             + ", ".join(CREATE_FIELDS))
+    sub, secret = create(conn, settings, now, url=body.get("url"),
+                         event_types=body.get("event_types"), vendors=body.get("vendors"),
+                         description=body.get("description", ""))
+    return sub | {"secret": secret}
+
+
 def get_row(conn: Connection, subscription_id: str, include_deleted: bool = False) -> Any:
     query = select(_subs).where(_subs.c.id == subscription_id)
     if not include_deleted:
         query = query.where(_subs.c.deleted_at.is_(None))
     row = conn.execute(query).first()
     if row is None:
-        raise SubscriptionError("id", f"no subscription {subscription_id!r}", status=404)
+        raise OperationError("id", f"no subscription {subscription_id!r}", status=404)
     return row
 
 
@@ -110,15 +120,15 @@ def update_fields(conn: Connection, settings: Settings, subscription_id: str,
     allowed = {"url", "event_types", "vendors", "description", "active"}
     unknown = sorted(set(changes) - allowed)
     if unknown:
-        raise SubscriptionError(unknown[0], f"{unknown[0]} cannot be changed")
+        raise OperationError(unknown[0], f"{unknown[0]} cannot be changed")
     merged = {"url": row.url, "event_types": list(row.event_types),
               "vendors": list(row.vendors) if row.vendors else None} | {
         k: v for k, v in changes.items() if k in {"url", "event_types", "vendors"}}
     _validate(merged["url"], merged["event_types"], merged["vendors"], settings)
     if "description" in changes and not isinstance(changes["description"], str):
-        raise SubscriptionError("description", "description must be a string")
+        raise OperationError("description", "description must be a string")
     if "active" in changes and not isinstance(changes["active"], bool):
-        raise SubscriptionError("active", "active must be true or false")
+        raise OperationError("active", "active must be true or false")
     values = dict(changes)
     if values.get("active") is True:
         values.update(failing_since=None, disabled_reason=None)
@@ -135,13 +145,14 @@ def set_active(conn: Connection, settings: Settings, subscription_id: str,
     return update_fields(conn, settings, subscription_id, {"active": active})
 
 
-def rotate_secret(conn: Connection, subscription_id: str, now: datetime) -> str:
+def rotate_secret(conn: Connection, subscription_id: str, now: datetime) -> dict:
+    """The new secret, shown this once, and until when the old one keeps signing."""
     row = get_row(conn, subscription_id)
-    secret = new_secret()
+    secret, until = new_secret(), now + ROTATION_OVERLAP
     conn.execute(update(_subs).where(_subs.c.id == subscription_id).values(
-        secret=secret, previous_secret=row.secret,
-        previous_secret_until=now + ROTATION_OVERLAP))
-    return secret
+        secret=secret, previous_secret=row.secret, previous_secret_until=until))
+    return {"id": subscription_id, "secret": secret,
+            "previous_secret_valid_until": isoformat(until)}
 
 
 def delete(conn: Connection, subscription_id: str, now: datetime) -> None:

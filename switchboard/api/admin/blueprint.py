@@ -10,12 +10,9 @@ from typing import Any
 from flask import Blueprint, current_app, request
 
 from switchboard.api.errors import error_response
-from switchboard.operations.common import AdminError
-from switchboard.operations.subscriptions import SubscriptionError
+from switchboard.operations.common import OperationError
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api")
-
-ERROR_CODES = {400: "invalid_request", 404: "not_found", 409: "conflict"}
 
 
 def state() -> Any:
@@ -42,15 +39,10 @@ def require_admin_token():
     return None
 
 
-@bp.errorhandler(AdminError)
-def _admin_error(exc: AdminError):
+@bp.errorhandler(OperationError)
+def _refused(exc: OperationError):
+    """Every operation's refusal, answered in the one error shape."""
     return error_response(exc.status, exc.code, exc.message, exc.field)
-
-
-@bp.errorhandler(SubscriptionError)
-def _subscription_error(exc: SubscriptionError):
-    return error_response(exc.status, ERROR_CODES.get(exc.status, "invalid_request"),
-                          exc.message, exc.field)
 
 
 # No request body of ours nests deeper than a filter inside the body; this leaves room for
@@ -64,14 +56,14 @@ def json_object() -> dict:
     try:
         body = json.loads(request.get_data())
     except (ValueError, UnicodeDecodeError) as exc:  # also an integer of 5,000 digits
-        raise AdminError("body", f"the body is not valid JSON: {exc}") from None
+        raise OperationError("body", f"the body is not valid JSON: {exc}") from None
     except RecursionError:  # json's parser gives up on deep nesting with this, not ValueError
-        raise AdminError("body", f"the body nests deeper than {MAX_DEPTH} levels") from None
+        raise OperationError("body", f"the body nests deeper than {MAX_DEPTH} levels") from None
     if not isinstance(body, dict):
-        raise AdminError("body", "the body must be a JSON object")
+        raise OperationError("body", "the body must be a JSON object")
     where = _nul_at(body)
     if where is not None:
-        raise AdminError(where or "body", "strings must not contain NUL characters")
+        raise OperationError(where or "body", "strings must not contain NUL characters")
     return body
 
 
@@ -86,7 +78,7 @@ def _nul_at(body: Any) -> str | None:
                 return path
             continue
         if depth > MAX_DEPTH:
-            raise AdminError("body", f"the body nests deeper than {MAX_DEPTH} levels")
+            raise OperationError("body", f"the body nests deeper than {MAX_DEPTH} levels")
         items = (value.items() if isinstance(value, dict)
                  else enumerate(value) if isinstance(value, list) else ())
         for key, item in reversed(list(items)):

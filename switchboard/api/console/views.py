@@ -19,9 +19,9 @@ from switchboard import clock
 from switchboard.api.console import auth
 from switchboard.operations import deliveries as admin_deliveries
 from switchboard.operations import subscriptions as subs
-from switchboard.operations.common import AdminError
+from switchboard.operations.common import OperationError
 from switchboard.operations.events import EventFilter, get_event, list_events
-from switchboard.operations.replay import ReplayError, replay_from_json
+from switchboard.operations.replay import replay_from_json
 from switchboard.vendors.registry import VENDORS
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
@@ -75,8 +75,8 @@ def events():
         where = EventFilter.parse(request.args)
         with _state().engine.connect() as conn:
             listing = list_events(conn, where)
-    except AdminError as exc:
-        flash(f"{exc.field}: {exc.message}")
+    except OperationError as exc:
+        flash(exc.said())
         listing = {"events": [], "next_cursor": None}
     kept = {k: v for k, v in request.args.items() if k != "cursor" and v}
     older_url = (url_for("console.events", cursor=listing["next_cursor"], **kept)
@@ -92,7 +92,7 @@ def event(event_id: str):
         with _state().engine.connect() as conn:
             shown = get_event(conn, event_id)
             subscriptions = subs.list_all(conn)
-    except AdminError as exc:
+    except OperationError as exc:
         abort(exc.status, description=exc.message)
     return render_template("console/event.html", event=shown, subscriptions=subscriptions)
 
@@ -104,8 +104,8 @@ def deliveries():
     try:
         with _state().engine.connect() as conn:
             listing = admin_deliveries.list_deliveries(conn, args)
-    except AdminError as exc:
-        flash(f"{exc.field}: {exc.message}")
+    except OperationError as exc:
+        flash(exc.said())
         listing = {"deliveries": [], "next_cursor": None}
     return render_template("console/deliveries.html", listing=listing, state=args["state"])
 
@@ -117,8 +117,8 @@ def retry_delivery(delivery_id: str):
         with _state().engine.begin() as conn:
             admin_deliveries.retry(conn, delivery_id, clock.now())
         flash(f"Delivery {delivery_id} is queued again.")
-    except AdminError as exc:
-        flash(exc.message)
+    except OperationError as exc:
+        flash(exc.said())
     return redirect(auth.local(request.form.get("back"), url_for("console.deliveries")))
 
 
@@ -149,8 +149,8 @@ def replay():
             state = _state()
             result = replay_from_json(state.engine, state.settings, body, clock.now())
             result["dry_run"] = body["dry_run"]
-        except ReplayError as exc:
-            flash(f"{exc.field}: {exc.message}")
+        except OperationError as exc:
+            flash(exc.said())
     with _state().engine.connect() as conn:
         subscriptions = subs.list_all(conn)
     return render_template("console/replay.html", result=result, form=form,
