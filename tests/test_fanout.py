@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from switchboard.event_rows import load_event
 from switchboard.handlers.registry import on, unregister
 from switchboard.models import Attempt, Delivery
 from switchboard.operations import subscriptions as subs
 from switchboard.operations.common import OperationError
-from switchboard.router.event_rows import load_event
 from tests.callbacks import send_honkio
 from tests.conftest import expand_owed, rows
 from tests.subscriber import Subscriber

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from switchboard.cli import cli
+from switchboard.event_rows import load_event
 from switchboard.models import PollState, make_engine
 from switchboard.poll import phonify as poller
-from switchboard.router.event_rows import load_event
 from tests.conftest import SECRETS, rows
 from tests.signing import sample_json
 

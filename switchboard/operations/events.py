@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, tuple_
 
+from switchboard.event_rows import event_json
 from switchboard.events import STATUS_RANK, isoformat
 from switchboard.models import Attempt, Delivery, Event, Receipt
 from switchboard.operations.common import (
@@ -24,7 +25,6 @@ from switchboard.operations.common import (
     text_param,
     time_param,
 )
-from switchboard.router.event_rows import event_json
 from switchboard.vendors.registry import VENDORS
 
 _e = Event.__table__

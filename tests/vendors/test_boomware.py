@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from switchboard.router.event_rows import load_event
+from switchboard.event_rows import load_event
 from switchboard.vendors import boomware
 from tests.conftest import SECRETS, rows
 from tests.signing import sample_bytes, sample_json

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from switchboard.router.event_rows import load_event
+from switchboard.event_rows import load_event
 from switchboard.vendors import canary
 from tests.conftest import FROZEN_AT, SECRETS, rows
 from tests.signing import canary_headers, sample_bytes, sample_json

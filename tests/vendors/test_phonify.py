@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from switchboard.app import create_app
+from switchboard.event_rows import load_event
 from switchboard.operations.replay import ReplayRequest, check_filter, replay
-from switchboard.router.event_rows import load_event
 from switchboard.vendors import phonify
 from tests.conftest import SECRETS, rows
 from tests.signing import sample_bytes, sample_json

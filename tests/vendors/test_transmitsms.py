@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
-from switchboard.router.event_rows import load_event
+from switchboard.event_rows import load_event
 from switchboard.vendors import transmitsms
 from tests.conftest import SECRETS, rows
 from tests.signing import sample_bytes
