@@ -1,4 +1,5 @@
-"""Stored events back into the normalised shape subscribers and operators see."""
+"""Stored events back into the normalised shape subscribers and operators see: the one
+place an event's JSON is made."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from switchboard.models import Event
 _events = Event.__table__
 
 
-def event_json(row: Any) -> dict:
+def event_json(event_id: str, row: Any) -> dict:
+    """The event as subscribers, handlers and operators get it. The id is given apart because
+    the worker's row is a delivery's, with the event's id beside its own."""
     return {
-        "id": row.id,
+        "id": event_id,
         "type": row.type,
         "vendor": row.vendor,
         "vendor_event_id": row.vendor_event_id,
@@ -32,4 +35,4 @@ def load_event(bind: Engine | Connection, event_id: str) -> dict | None:
             row = conn.execute(query).first()
     else:
         row = bind.execute(query).first()
-    return event_json(row) if row else None
+    return event_json(row.id, row) if row else None

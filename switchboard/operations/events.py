@@ -82,7 +82,7 @@ class EventFilter:
 def summary(row: Any) -> dict:
     """An event in a list: the normalised event without its raw payload, plus where it
     stands (disposition) and the receipt it came from."""
-    event = event_json(row)
+    event = event_json(row.id, row)
     del event["raw"]
     return event | {"message_id": row.message_id, "status": row.status,
                     "disposition": row.disposition, "receipt_id": row.receipt_id}

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from switchboard.config import Settings
+from switchboard.event_rows import event_json
 from switchboard.events import isoformat
 from switchboard.handlers.registry import receiver_for
 from switchboard.url_policy import UrlRefused, pin
@@ -19,12 +20,6 @@ from switchboard.worker.send import Pool, SendResult, post, storable
 from switchboard.worker.store import Outcome
 
 log = logging.getLogger("switchboard.worker")
-
-
-def event_payload(row: Any) -> dict:
-    return {"id": row.event_id, "type": row.type, "vendor": row.vendor,
-            "vendor_event_id": row.vendor_event_id, "occurred_at": isoformat(row.occurred_at),
-            "received_at": isoformat(row.received_at), "data": row.data, "raw": row.raw}
 
 
 def run(row: Any, pool: Pool, settings: Settings, now: datetime) -> Outcome:
@@ -93,7 +88,7 @@ def _http(row: Any, pool: Pool, settings: Settings, now: datetime) -> Outcome:
         secrets = [row.secret]
         if row.previous_secret and row.previous_secret_until and row.previous_secret_until > now:
             secrets.append(row.previous_secret)
-        payload = json.dumps(event_payload(row), separators=(",", ":"))
+        payload = json.dumps(event_json(row.event_id, row), separators=(",", ":"))
         result = post(pool, target, row.event_id, payload, secrets,
                       settings.delivery_timeout)
     attempts = row.attempts + 1
@@ -122,7 +117,7 @@ def _handler(row: Any, settings: Settings, now: datetime) -> Outcome:
         error = f"handler {row.handler!r} is not connected to event_stored in this worker"
     else:
         try:
-            receiver(row.type, event=event_payload(row))
+            receiver(row.type, event=event_json(row.event_id, row))
         except Exception as exc:  # noqa: BLE001 - one handler's failure is its own
             log.exception("handler %s failed on event %s", row.handler, row.event_id)
             error = storable(f"{type(exc).__name__}: {exc}"[:1000])
