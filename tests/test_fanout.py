@@ -337,7 +337,7 @@ def test_handlers_are_dispatched_through_the_blinker_signal(client, engine, sett
     """The worker calls the receiver connected to event_stored for the event's type: a
     handler disconnected from the signal is not called, and its delivery fails and retries."""
     from switchboard.handlers.registry import HANDLERS
-    from switchboard.router.signals import event_stored
+    from switchboard.handlers.signals import event_stored
 
     seen = []
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from switchboard.router.signals import event_stored
+from switchboard.handlers.signals import event_stored
 
 HandlerFn = Callable[[dict], Any]
 
