@@ -362,6 +362,35 @@ def test_handlers_are_dispatched_through_the_blinker_signal(client, engine, sett
         unregister("test.signalled")
 
 
+def test_a_function_connected_with_blinker_itself_is_a_handler(client, engine, make_worker,
+                                                               frozen_clock):
+    """event_stored.connect(fn) works as @on("*") does, named after the function; connected
+    for one sender, it is owed only that event type."""
+    from switchboard.handlers.signals import event_stored
+
+    seen = []
+
+    def everything(sender, event):
+        seen.append(("all", sender, event["id"]))
+
+    def only_sent(sender, event):
+        seen.append(("sent", sender, event["id"]))
+
+    event_stored.connect(everything)
+    event_stored.connect(only_sent, sender="message.sent")
+    try:
+        (event_id,) = send_honkio(client)  # message.delivered
+        make_worker().run_once()
+        assert seen == [("all", "message.delivered", event_id)]
+        (delivery,) = deliveries(engine)
+        assert delivery["handler"] == f"{__name__}.{everything.__qualname__}"
+        assert delivery["state"] == "succeeded"
+    finally:
+        unregister(f"{__name__}.{everything.__qualname__}")
+        unregister(f"{__name__}.{only_sent.__qualname__}")
+    assert everything not in list(event_stored.receivers_for("message.delivered"))
+
+
 def test_a_subscription_created_after_the_event_was_received_does_not_get_it(
         client, engine, settings, subscriber, make_worker, frozen_clock):
     subscribe(engine, settings, subscriber.url + "/early")

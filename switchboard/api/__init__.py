@@ -1,1 +1,1 @@
-"""HTTP: the inbound webhook blueprint, errors as JSON, and (later) the admin API."""
+"""HTTP: inbound webhooks, the admin API, the console, health and metrics; errors as JSON."""

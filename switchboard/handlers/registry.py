@@ -1,11 +1,12 @@
-"""In-process handlers: `@on("message.delivered")`, `@on("message.*")`, `@on("*")`.
+"""In-process handlers: `@on("message.delivered")`, `@on("message.*")`, `@on("*")`, or
+blinker's own `event_stored.connect(fn)` (as `@on("*")`; with `sender="message.delivered"`,
+as `@on("message.delivered")`), named after the function either way.
 
-Each handler is connected to the blinker signal `event_stored` (strongly: blinker holds weak
-references by default, and a handler must not vanish), and its patterns are kept here by
-name so ingest can owe it a delivery row. The worker dispatches through the signal: it
-looks the handler's receiver up among `event_stored.receivers_for(event type)` and calls
-that one itself, after commit, recording a failure against that handler alone (blinker's
-send() would call them all in no set order and stop at the first exception).
+Each handler is connected to the blinker signal `event_stored` (by `on`, strongly: blinker
+holds weak references by default, and a handler must not vanish), and its patterns are kept
+here by name so the worker can owe it a delivery row. The worker dispatches through the
+signal: it looks the handler's receiver up among `event_stored.receivers_for(event type)`
+and calls that one itself (see switchboard.handlers.signals).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
+
+from blinker import ANY
 
 from switchboard.handlers.signals import event_stored
 
@@ -26,8 +29,7 @@ class Handler:
     name: str
     patterns: tuple[str, ...]
     vendors: tuple[str, ...] | None
-    fn: HandlerFn
-    receiver: Callable[..., Any] | None = None
+    receiver: Callable[..., Any]
 
     def wants(self, event_type: str, vendor: str) -> bool:
         return matches(self.patterns, self.vendors, event_type, vendor)
@@ -50,32 +52,51 @@ def on(*patterns: str, vendors: Iterable[str] | None = None,
     chosen = patterns or ("*",)
 
     def register(fn: HandlerFn) -> HandlerFn:
-        handler_name = name or f"{fn.__module__}.{fn.__qualname__}"
+        handler_name = name or _named(fn)
         wanted = tuple(vendors) if vendors else None
 
         def receiver(sender: str, event: dict, **_: Any) -> Any:
             return fn(event) if matches(chosen, wanted, sender, event["vendor"]) else None
 
-        receiver.handler_name = handler_name  # type: ignore[attr-defined]
-
         unregister(handler_name)
-        HANDLERS[handler_name] = Handler(handler_name, tuple(chosen), wanted, fn, receiver)
+        HANDLERS[handler_name] = Handler(handler_name, tuple(chosen), wanted, receiver)
         event_stored.connect(receiver, weak=False)
         return fn
 
     return register
 
 
+def _named(fn: Callable[..., Any]) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+@event_stored.receiver_connected.connect
+def _adopt(_signal: Any, *, receiver: Callable[..., Any], sender: Any, **_: Any) -> None:
+    """A receiver connected with blinker's own connect() becomes a handler: for every event,
+    or for the one event type given as its sender. Reconnecting a known receiver (or the one
+    `on` just connected) changes nothing."""
+    if any(h.receiver == receiver for h in HANDLERS.values()):
+        return
+    if sender is not ANY and not isinstance(sender, str):
+        return  # no event type is sent by anything but a string: it could never be called
+    name = _named(receiver)
+    unregister(name)
+    HANDLERS[name] = Handler(name, ("*" if sender is ANY else sender,), None, receiver)
+
+
 def unregister(name: str) -> None:
     handler = HANDLERS.pop(name, None)
-    if handler is not None and handler.receiver is not None:
+    if handler is not None:
         event_stored.disconnect(handler.receiver)
 
 
 def receiver_for(name: str, event_type: str) -> Callable[..., Any] | None:
     """The receiver connected to event_stored for this event type under this handler name."""
+    handler = HANDLERS.get(name)
+    if handler is None:
+        return None
     for receiver in event_stored.receivers_for(event_type):
-        if getattr(receiver, "handler_name", None) == name:
+        if receiver == handler.receiver:
             return receiver
     return None
 

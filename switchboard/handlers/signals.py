@@ -1,4 +1,6 @@
-"""Blinker signals for fan-out. Sent by the worker after commit, never inside a request."""
+"""The blinker signal handlers connect to. Nothing calls send(): the worker calls each
+handler's receiver itself, after commit, so that one handler's failure is recorded against
+it alone (send() would call them all in no set order and stop at the first exception)."""
 
 from blinker import Namespace
 

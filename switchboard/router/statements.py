@@ -2,7 +2,7 @@
 (SQLAlchemy's execute costs more than the insert on this path: shared/PERFORMANCE.md).
 
 Parameters are positional tuples: `?` for sqlite3, `%s` for psycopg. What SQLAlchemy's
-types would do to a value is done by the caller through `Values`: JSON serialised by
+types would do to a value is done by the caller (time_writer, json.dumps): JSON serialised by
 json.dumps as SQLAlchemy's JSON type does, and on SQLite datetimes written exactly as its
 DateTime type writes them, naive UTC, so every SQLAlchemy reader reads them back unchanged.
 """
