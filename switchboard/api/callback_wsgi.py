@@ -2,8 +2,8 @@
 
 GET and POST to /webhooks/<vendor> and /webhooks/<vendor>/<token> are what every provider
 calls, all day. Flask's own work for a request (its contexts, URL matching, hooks, a
-Response object) was ~220 µs of the ~870 µs of CPU a stored callback cost (SQLite,
-measured in one process), and does nothing here that the callback needs. So these
+Response object) is a quarter of the CPU a stored callback costs (bench/NOTES.md), and
+does nothing here that the callback needs. So these
 requests get a werkzeug Request (the same header access, body limit and 413 as under
 Flask), `webhooks.answer()` (the same checks in the same order), the same error answers
 (api/errors.py), and the same log line, counter and latency (`observability.http.record`).

@@ -71,8 +71,8 @@ def _begin_writing(driver: sqlite3.Connection, info: dict) -> None:
     SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20... ms between tries, while a
     callback holds the write lock for well under a millisecond; when the holder is
     descheduled for a moment (two web workers and the load on two cores), the waiter oversleeps
-    it. With the CPUs oversubscribed, tries every 0.1-1 ms cut the p99 wait for the lock from
-    8 ms to 5 and the p99.9 from 18-33 ms to 10-11. Every hot-path transaction writes, so
+    it; trying every 0.1-1 ms instead shortens the tail of the wait for the lock
+    (bench/NOTES.md has the figures). Every hot-path transaction writes, so
     taking the lock at BEGIN holds it no longer than the first INSERT would. Past the
     budget: SQLite's own "database is locked" error (503).
 
