@@ -11,6 +11,7 @@ from switchboard.event_rows import load_event
 from switchboard.vendors import boomware
 from tests.conftest import SECRETS, rows
 from tests.signing import sample_bytes, sample_json
+from tests.vendors.webhook_cases import check_callback
 
 TOKEN, NEW_TOKEN = SECRETS["boomware_tokens"]
 DLR = "boomware-dlr-delivered.json"
@@ -133,40 +134,11 @@ def send(client, case: Case):
                        headers={"Content-Type": "application/json"})
 
 
-def stored_data(row) -> dict:
-    return row["data"] if isinstance(row["data"], dict) else json.loads(row["data"])
-
-
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.label)
 def test_callback(client, client_without, engine, frozen_clock, case):
     answer = send(client if case.configured else client_without("boomware"), case)
-    assert answer.status_code == case.status, answer.get_json()
-    body = answer.get_json()
-    events = rows(engine, "SELECT * FROM events")
-    receipts = rows(engine, "SELECT state, error FROM receipts")
-    if case.status == 200:
-        assert body["status"] == "accepted"
-        assert [e["id"] for e in events] == body["event_ids"]
-        (stored,) = events
-        assert stored["type"] == case.code
-        data = stored_data(stored)
-        raw = stored["raw"] if isinstance(stored["raw"], dict) else json.loads(stored["raw"])
-        assert raw == json.loads(case.body)
-        if case.normalised:
-            assert data["status"] == stored["status"] == case.normalised
-            assert data["vendor_status"] == case.vendor_status
-            assert data["direction"] == "outbound"
-        if case.data:
-            assert {k: data[k] for k in case.data} == case.data
-        assert [r["state"] for r in receipts] == ["parsed"]
-    else:
-        assert body["error"]["code"] == case.code
-        assert events == []
-        if case.field:
-            assert body["error"]["field"] == case.field
-        if case.message:
-            assert body["error"]["message"] == case.message
-        assert [r["state"] for r in receipts] == (["failed"] if case.status == 400 else [])
+    check_callback(answer, engine, case, "boomware", lambda: [json.loads(case.body)],
+                   sent=case.body)
 
 
 def test_inbound_shape(client, frozen_clock):
