@@ -3,9 +3,10 @@
 By default SQLite checkpoints inside whichever commit pushes the write-ahead log past 1,000
 pages: that commit copies the log back into the database and waits for its fsyncs. On the
 ingest path, one callback in ~70 paid that, which averaged out to more than half of the
-commit's time (bench/NOTES.md has the figures). Instead, one thread per process runs a PASSIVE checkpoint (it never blocks a reader or the
-writer) every INTERVAL seconds, and `wal_autocheckpoint` stays on at a higher mark, so the
-log stays bounded even if those threads are stopped.
+commit's time (bench/NOTES.md has the figures). Instead, one thread per process runs a
+PASSIVE checkpoint (it never blocks a reader or the writer) every INTERVAL seconds, and
+`wal_autocheckpoint` stays on at a higher mark, so the log stays bounded even if those
+threads are stopped.
 """
 
 from __future__ import annotations

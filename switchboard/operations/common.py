@@ -44,7 +44,7 @@ def reject_unknown(args: Mapping[str, Any], known: tuple[str, ...]) -> None:
     unknown = sorted(set(args) - set(known))
     if unknown:
         raise OperationError(unknown[0][:MAX_TEXT], f"unknown parameter {unknown[0][:40]!r}; use "
-                         + ", ".join(known))
+                             + ", ".join(known))
     getlist = getattr(args, "getlist", None)  # a query string may repeat a name
     for name in known:
         if getlist is not None and len(getlist(name)) > 1:
@@ -59,7 +59,7 @@ def text_param(args: Mapping[str, Any], name: str) -> str | None:
         return None
     if not isinstance(value, str) or "\x00" in value or len(value) > MAX_TEXT:
         raise OperationError(name, f"{name} must be a string of at most {MAX_TEXT} characters "
-                         "without NUL")
+                             "without NUL")
     return value
 
 
@@ -85,7 +85,7 @@ def parse_time(value: str, name: str) -> datetime:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise OperationError(name, f"{name} must be an ISO 8601 time such as "
-                         "2026-11-22T05:00:00Z") from None
+                             "2026-11-22T05:00:00Z") from None
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     try:
@@ -124,7 +124,7 @@ def decode_cursor(args: Mapping[str, Any]) -> tuple[datetime, str] | None:
         return None
     if not re.fullmatch(CURSOR_PATTERN, value):
         raise OperationError("cursor", "cursor is not one this API gave out; "
-                         "start again without it")
+                             "start again without it")
     micros, row_id = value.split("-", 1)
     return EPOCH + timedelta(microseconds=int(micros)), row_id
 

@@ -72,21 +72,21 @@ def retry(conn: Connection, delivery_id: str, now: datetime) -> dict:
     row = get_delivery(conn, delivery_id)
     if row.state not in RETRYABLE:
         raise OperationError("id", f"delivery {delivery_id} is {row.state}; only dead or "
-                         "cancelled deliveries can be retried", 409, "not_retryable")
+                             "cancelled deliveries can be retried", 409, "not_retryable")
     if row.subscription_id is not None:
         sub = conn.execute(select(_s.c.active, _s.c.deleted_at)
                            .where(_s.c.id == row.subscription_id)).first()
         if sub is None or sub.deleted_at is not None or not sub.active:
             # The worker would only cancel it again.
             raise OperationError("subscription_id", f"subscription {row.subscription_id} is "
-                             "disabled or deleted; enable it first", 409, "not_retryable")
+                                 "disabled or deleted; enable it first", 409, "not_retryable")
     changed = conn.execute(
         update(_d).where(_d.c.id == delivery_id, _d.c.state == row.state)
         .values(state="pending", attempts=0, next_attempt_at=now, lease_until=None,
                 leased_by=None, finished_at=None)).rowcount
     if changed != 1:
         raise OperationError("id", f"delivery {delivery_id} changed meanwhile; look again",
-                         409, "not_retryable")
+                             409, "not_retryable")
     if conn.dialect.name == "postgresql":
         conn.execute(outbox.NOTIFY)  # wakes idle workers at commit
     return delivery_json(get_delivery(conn, delivery_id))

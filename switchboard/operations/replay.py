@@ -116,8 +116,8 @@ def _check_after(after: str | None, prefix: str) -> None:
     """A resume point of the wrong kind would silently walk everything again."""
     if after is not None and not after.startswith(prefix):
         raise _refused("after", f"after must be the {prefix}... id the interrupted run "
-                          "printed" + (" (renormalize walks receipts)"
-                                       if prefix == RECEIPT_PREFIX else ""))
+                       "printed" + (" (renormalize walks receipts)"
+                                    if prefix == RECEIPT_PREFIX else ""))
 
 
 def _check_subscription(conn: Connection, subscription_id: str | None) -> None:
