@@ -47,10 +47,10 @@ from sqlalchemy import make_url, text  # noqa: E402
 
 from switchboard import clock  # noqa: E402
 from switchboard.config import Settings  # noqa: E402
-from switchboard.models import make_engine  # noqa: E402
 from switchboard.models.migrate import upgrade  # noqa: E402
 from switchboard.operations import subscriptions as subs  # noqa: E402
 from switchboard.router.ingest import ingest  # noqa: E402
+from switchboard.store.db import make_engine  # noqa: E402
 from switchboard.vendors import honkio  # noqa: E402
 from switchboard.vendors.base import Inbound  # noqa: E402
 

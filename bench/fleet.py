@@ -46,9 +46,9 @@ from sqlalchemy import text  # noqa: E402
 
 from switchboard import clock  # noqa: E402
 from switchboard.config import Settings  # noqa: E402
-from switchboard.models import make_engine  # noqa: E402
 from switchboard.models.migrate import upgrade  # noqa: E402
 from switchboard.operations import subscriptions as subs  # noqa: E402
+from switchboard.store.db import make_engine  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_fleet"
 SECRET = "whk_bench_fleet_secret"

@@ -501,8 +501,8 @@ class PostgresDatabase(Database):
 
 
 def migrate(url: str) -> None:
-    from switchboard.models import make_engine
     from switchboard.models.migrate import upgrade
+    from switchboard.store.db import make_engine
 
     engine = make_engine(url)
     try:

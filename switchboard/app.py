@@ -10,8 +10,8 @@ from flask import Flask
 from sqlalchemy import Engine
 
 from switchboard.config import ConfigError, Settings, load_settings
-from switchboard.models import make_engine
 from switchboard.observability import logging as json_logging
+from switchboard.store.db import make_engine
 
 log = logging.getLogger("switchboard.app")
 

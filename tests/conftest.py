@@ -19,8 +19,9 @@ from switchboard import clock
 from switchboard.app import create_app
 from switchboard.config import Settings, load_settings
 from switchboard.config.settings import _database_url
-from switchboard.models import Base, make_engine
+from switchboard.models import Base
 from switchboard.models.migrate import upgrade
+from switchboard.store.db import make_engine
 from switchboard.worker.runner import Worker
 from tests.subscriber import Subscriber
 

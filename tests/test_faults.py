@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from switchboard.app import create_app
 from switchboard.config import Settings
-from switchboard.models import db as db_module
+from switchboard.store import db as db_module
 from tests.callbacks import honkio_body
 from tests.conftest import PG_URL, SECRETS, rows
 from tests.signing import honkio_headers

@@ -27,8 +27,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from switchboard import clock
 from switchboard.config import Settings
-from switchboard.models import make_engine
 from switchboard.operations import subscriptions as subs
+from switchboard.store.db import make_engine
 from tests.callbacks import honkio_body
 from tests.conftest import SECRETS, rows
 from tests.signing import honkio_headers

@@ -11,8 +11,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from switchboard.app import create_app
 from switchboard.config import Settings
-from switchboard.models.db import RawTransaction
 from switchboard.router import ingest as ingest_module
+from switchboard.store.db import RawTransaction
 from switchboard.vendors import honkio
 from tests.conftest import FROZEN_AT, SECRETS, rows
 from tests.signing import canary_headers, honkio_headers

@@ -6,8 +6,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from switchboard.models import Base, make_engine
+from switchboard.models import Base
 from switchboard.models.migrate import alembic_config, is_current, upgrade
+from switchboard.store.db import make_engine
 
 
 def test_models_match_the_migrated_schema(database_url):

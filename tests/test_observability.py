@@ -18,8 +18,6 @@ from sqlalchemy import text
 
 from switchboard.app import create_app
 from switchboard.config import Settings
-from switchboard.models import make_engine
-from switchboard.models.db import SQLITE_BUSY_TIMEOUT_MS
 from switchboard.observability.logging import (
     JsonFormatter,
     _JsonHandler,
@@ -27,6 +25,7 @@ from switchboard.observability.logging import (
     route,
 )
 from switchboard.operations import subscriptions as subs
+from switchboard.store.db import SQLITE_BUSY_TIMEOUT_MS, make_engine
 from switchboard.worker.runner import Worker
 from tests.callbacks import honkio_body, send_honkio
 from tests.conftest import SECRETS, expand_owed

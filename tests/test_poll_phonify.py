@@ -16,8 +16,9 @@ from sqlalchemy import select
 
 from switchboard.cli import cli
 from switchboard.event_rows import load_event
-from switchboard.models import PollState, make_engine
+from switchboard.models import PollState
 from switchboard.poll import phonify as poller
+from switchboard.store.db import make_engine
 from tests.conftest import SECRETS, rows
 from tests.signing import sample_json
 

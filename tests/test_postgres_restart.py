@@ -22,9 +22,9 @@ import pytest
 
 from switchboard import clock
 from switchboard.config import Settings
-from switchboard.models import make_engine
 from switchboard.models.migrate import upgrade
 from switchboard.operations import subscriptions as subs
+from switchboard.store.db import make_engine
 from tests.callbacks import honkio_body
 from tests.conftest import SECRETS, rows
 from tests.gunicorn_server import free_port, wait_until_listening

@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, text
 
-from switchboard.models import Base, make_engine
+from switchboard.models import Base
 from switchboard.operations.deliveries import list_deliveries
 from switchboard.operations.events import EventFilter, list_events
 from switchboard.operations.messages import get_message
+from switchboard.store.db import make_engine
 from tests.conftest import PG_URL
 
 ROWS = 1_000_000

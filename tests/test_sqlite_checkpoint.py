@@ -9,8 +9,8 @@ import time
 
 from sqlalchemy import text
 
-from switchboard.models import checkpoint
-from switchboard.models.db import make_engine
+from switchboard.store import checkpoint
+from switchboard.store.db import make_engine
 
 
 def _checkpointers(path) -> list[threading.Thread]:

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from switchboard.models import db as db_module
-from switchboard.models.db import RawTransaction, make_engine
+from switchboard.store import db as db_module
+from switchboard.store.db import RawTransaction, make_engine
 
 HOLD_WRITE_LOCK = """
 import sqlite3, sys, time

@@ -1,6 +1,5 @@
-"""Tables, as typed SQLAlchemy models, and the engine that reaches them."""
+"""Tables, as typed SQLAlchemy models (the engine that reaches them is switchboard.store's)."""
 
-from switchboard.models.db import make_engine
 from switchboard.models.tables import (
     Attempt,
     Base,
@@ -23,5 +22,4 @@ __all__ = [
     "PollState",
     "Receipt",
     "Subscription",
-    "make_engine",
 ]

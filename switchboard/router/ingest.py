@@ -6,7 +6,7 @@ later (worker/expand.py): so ingest reads no subscriptions and its cost does not
 them. Dedup is the events table's unique dedup_key with INSERT ... ON CONFLICT DO
 NOTHING, so concurrent copies of one callback race safely: one inserts, the rest find its id.
 
-This is the hot path: its SQL runs on the driver (router/statements.py). On PostgreSQL the
+This is the hot path: its SQL runs on the driver (store/statements.py). On PostgreSQL the
 receipt, event and status inserts are one statement (one more per further event of the
 callback), sent with BEGIN in one round trip (psycopg pipeline mode; see RawTransaction); the
 commit is another, and carries the writes that follow the last read (a moved status, a
@@ -22,9 +22,9 @@ from sqlalchemy import Engine
 
 from switchboard.events import STATUS_RANK, NormalizedEvent
 from switchboard.ids import new_id
-from switchboard.models.db import RawTransaction
 from switchboard.router.projection import FANOUT, project
-from switchboard.router.statements import IngestSql, dumps, sql_for, time_writer
+from switchboard.store.db import RawTransaction
+from switchboard.store.statements import IngestSql, dumps, sql_for, time_writer
 from switchboard.vendors.base import Inbound
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, select, text
 from switchboard.handlers.registry import matches, matching
 from switchboard.ids import new_id
 from switchboard.models import Delivery, Subscription
-from switchboard.router.statements import NOTIFY_CHANNEL
+from switchboard.store.statements import NOTIFY_CHANNEL
 
 _deliveries = Delivery.__table__
 _subs = Subscription.__table__

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from switchboard.events import STATUS_RANK, TERMINAL_RANK
-from switchboard.models.db import RawTransaction
-from switchboard.router.statements import IngestSql
+from switchboard.store.db import RawTransaction
+from switchboard.store.statements import IngestSql
 
 FANOUT, SUPERSEDED, CONFLICT = "fanout", "superseded", "conflict"
 

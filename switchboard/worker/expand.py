@@ -22,7 +22,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from switchboard.models import Event
 from switchboard.router import outbox
 from switchboard.router.projection import FANOUT
-from switchboard.router.statements import time_writer
+from switchboard.store.statements import time_writer
 
 _e = Event.__table__
 

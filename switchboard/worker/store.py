@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, or_, select, update
 
 from switchboard.models import Delivery, Event, Receipt, Subscription
-from switchboard.router.statements import json_time_writer
+from switchboard.store.statements import json_time_writer
 
 _d = Delivery.__table__
 _e = Event.__table__

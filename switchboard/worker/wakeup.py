@@ -9,7 +9,7 @@ import time
 
 from sqlalchemy import Engine
 
-from switchboard.router.statements import NOTIFY_CHANNEL
+from switchboard.store.statements import NOTIFY_CHANNEL
 
 log = logging.getLogger("switchboard.worker")
 

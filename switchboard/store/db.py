@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError
 
-from switchboard.models import checkpoint
+from switchboard.store import checkpoint
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # The hot path's wait for SQLite's write lock: first retry after 0.1 ms, growing to 1 ms.
