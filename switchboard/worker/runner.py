@@ -20,9 +20,9 @@ from sqlalchemy.exc import DBAPIError
 from switchboard import clock
 from switchboard.config import Settings
 from switchboard.observability.metrics import ATTEMPT_SECONDS, DELIVERIES
+from switchboard.store.wakeup import Wakeup
 from switchboard.worker import attempt, expand, store
 from switchboard.worker.send import Pool
-from switchboard.worker.wakeup import Wakeup
 
 log = logging.getLogger("switchboard.worker")
 
