@@ -21,7 +21,7 @@ from switchboard.operations.common import (
     reject_unknown,
 )
 from switchboard.operations.events import delivery_json
-from switchboard.router import outbox
+from switchboard.store.wakeup import wake_workers
 
 _d = Delivery.__table__
 _e = Event.__table__
@@ -87,6 +87,5 @@ def retry(conn: Connection, delivery_id: str, now: datetime) -> dict:
     if changed != 1:
         raise OperationError("id", f"delivery {delivery_id} changed meanwhile; look again",
                              409, "not_retryable")
-    if conn.dialect.name == "postgresql":
-        conn.execute(outbox.NOTIFY)  # wakes idle workers at commit
+    wake_workers(conn)
     return delivery_json(get_delivery(conn, delivery_id))

@@ -24,11 +24,11 @@ from typing import Any
 
 import requests
 from sqlalchemy import Engine, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from switchboard import clock
 from switchboard.models import PollState
 from switchboard.router.ingest import ingest, store_failed_receipt
+from switchboard.store.upsert import upsert
 from switchboard.vendors.base import BadPayload, Inbound
 from switchboard.vendors.phonify import vendor
 
@@ -173,11 +173,6 @@ def remembered(engine: Engine, object_ids: list[str]) -> dict[str, str]:
 
 
 def remember(engine: Engine, object_id: str, state: str, now: datetime) -> None:
-    dialect_insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    statement = dialect_insert(_poll_state).values(
-        vendor=vendor.name, object_id=object_id, state=state, seen_at=now)
-    statement = statement.on_conflict_do_update(
-        index_elements=[_poll_state.c.vendor, _poll_state.c.object_id],
-        set_={"state": statement.excluded.state, "seen_at": statement.excluded.seen_at})
     with engine.begin() as conn:
-        conn.execute(statement)
+        upsert(conn, _poll_state, (_poll_state.c.vendor, _poll_state.c.object_id),
+               {"vendor": vendor.name, "object_id": object_id, "state": state, "seen_at": now})

@@ -8,12 +8,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, select
 
 from switchboard.handlers.registry import matches, matching
 from switchboard.ids import new_id
 from switchboard.models import Delivery, Subscription
-from switchboard.store.statements import NOTIFY_CHANNEL
+from switchboard.store.wakeup import wake_workers
 
 _deliveries = Delivery.__table__
 _subs = Subscription.__table__
@@ -22,9 +22,6 @@ INSERT_DELIVERY = _deliveries.insert()
 ACTIVE_SUBSCRIPTIONS = select(_subs.c.id, _subs.c.event_types, _subs.c.vendors,
                               _subs.c.created_at).where(_subs.c.active.is_(True),
                                                         _subs.c.deleted_at.is_(None))
-# pg_notify inside the transaction is delivered at commit, so a worker never wakes for a
-# row it cannot see yet.
-NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')")
 
 
 @dataclass(frozen=True)
@@ -73,5 +70,4 @@ def write(conn: Connection, rows: list[dict]) -> None:
     if not rows:
         return
     conn.execute(INSERT_DELIVERY, rows)
-    if conn.dialect.name == "postgresql":
-        conn.execute(NOTIFY)
+    wake_workers(conn)

@@ -7,11 +7,20 @@ import logging
 import threading
 import time
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 from switchboard.store.statements import NOTIFY_CHANNEL
 
 log = logging.getLogger("switchboard.worker")
+# pg_notify inside the transaction is delivered at commit, so a worker never wakes for a
+# row it cannot see yet.
+NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')")
+
+
+def wake_workers(conn: Connection) -> None:
+    """Wake idle workers when this transaction commits (SQLite's poll; nothing to send)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(NOTIFY)
 
 
 class Wakeup:

@@ -23,6 +23,7 @@ from switchboard.models import Event
 from switchboard.router import outbox
 from switchboard.router.projection import FANOUT
 from switchboard.store.statements import time_writer
+from switchboard.store.wakeup import wake_workers
 
 _e = Event.__table__
 
@@ -72,6 +73,5 @@ def expand(conn: Connection, now: datetime, limit: int) -> tuple[int, int]:
         moment = time_writer(dialect)(now)
         conn.exec_driver_sql(INSERT_DELIVERIES[dialect], (moment, moment, json.dumps(
             [[r["id"], r["event_id"], r["subscription_id"], r["handler"]] for r in rows])))
-        if dialect == "postgresql":
-            conn.execute(outbox.NOTIFY)  # other workers may share the sending
+        wake_workers(conn)  # other workers may share the sending
     return len(owed), len(rows)
