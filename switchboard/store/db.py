@@ -208,9 +208,11 @@ class RawTransaction:
         if proxied is not None:
             try:
                 if disconnect:
-                    # This connection and every older one in the pool are replaced, so
-                    # the next request gets a live one.
-                    self.engine.pool._invalidate(proxied, exc)
+                    # This connection and every other one in the pool are replaced (a
+                    # database that dropped one has dropped them all), so the next request
+                    # gets a live one: what Connection does, through the public API.
+                    proxied.invalidate(exc)
+                    self.engine.dispose()
                 elif self.driver is not None:
                     self.driver.rollback()
                     self._driver_default()
