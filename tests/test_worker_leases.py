@@ -12,9 +12,9 @@ from datetime import timedelta
 import pytest
 
 from switchboard.handlers.registry import on, unregister
-from switchboard.worker import store
+from switchboard.store import deliveries as store
+from switchboard.store.deliveries import Outcome
 from switchboard.worker.runner import Worker
-from switchboard.worker.store import Outcome
 from tests.callbacks import send_honkio
 from tests.conftest import expand_owed, rows
 from tests.test_fanout import attempts, deliveries, subscribe

@@ -14,10 +14,10 @@ from switchboard.config import Settings
 from switchboard.event_rows import event_json
 from switchboard.events import isoformat
 from switchboard.handlers.registry import receiver_for
+from switchboard.store.deliveries import Outcome
 from switchboard.url_policy import UrlRefused, pin
 from switchboard.worker.retry import at, next_delay, parse_retry_after
 from switchboard.worker.send import Pool, SendResult, post, storable
-from switchboard.worker.store import Outcome
 
 log = logging.getLogger("switchboard.worker")
 

@@ -20,8 +20,9 @@ from sqlalchemy.exc import DBAPIError
 from switchboard import clock
 from switchboard.config import Settings
 from switchboard.observability.metrics import ATTEMPT_SECONDS, DELIVERIES
+from switchboard.store import deliveries as store
 from switchboard.store.wakeup import Wakeup
-from switchboard.worker import attempt, expand, store
+from switchboard.worker import attempt, expand
 from switchboard.worker.send import Pool
 
 log = logging.getLogger("switchboard.worker")
