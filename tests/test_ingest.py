@@ -256,10 +256,9 @@ def test_a_refused_write_sent_with_the_commit_leaves_nothing(client, engine, fro
     go out with the COMMIT, and the database's answer to them arrives with its answer to the
     COMMIT: a refusal must still leave nothing of that callback."""
     accepted(client, "evt_first", "sent")
-    broken = dataclasses.replace(
-        ingest_module.sql_for(engine.dialect.name),
-        advance_status="UPDATE message_status SET no_such_column = 1")
-    monkeypatch.setattr(ingest_module, "sql_for", lambda _dialect: broken)
+    sql, at = ingest_module.ingest_sql(engine)
+    broken = dataclasses.replace(sql, advance_status="UPDATE message_status SET no_such_column = 1")
+    monkeypatch.setattr(ingest_module, "ingest_sql", lambda _engine: (broken, at))
     answer = post(client, receipt("evt_commit", "delivered"))
     assert answer.status_code == 503
     assert answer.get_json()["error"]["code"] == "database_unavailable"

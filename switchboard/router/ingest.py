@@ -24,7 +24,7 @@ from switchboard.events import STATUS_RANK, NormalizedEvent
 from switchboard.ids import new_id
 from switchboard.router.projection import FANOUT, project
 from switchboard.store.db import RawTransaction
-from switchboard.store.statements import IngestSql, dumps, sql_for, time_writer
+from switchboard.store.statements import IngestSql, dumps, ingest_sql
 from switchboard.vendors.base import Inbound
 
 
@@ -108,8 +108,7 @@ class _Pending:
 
 def ingest(engine: Engine, inbound: Inbound, kept_headers: tuple[str, ...],
            events: list[NormalizedEvent], now: datetime) -> IngestResult:
-    dialect = engine.dialect.name
-    sql, at = sql_for(dialect), time_writer(dialect)
+    sql, at = ingest_sql(engine)
     received_at = at(now)
     receipt = receipt_params(inbound, kept_headers, received_at, "parsed")
     pending = [_Pending(event, receipt[0], received_at, at) for event in events]
@@ -154,8 +153,8 @@ def _settle(tx: RawTransaction, sql: IngestSql, pending: list[_Pending], now: da
 def store_failed_receipt(engine: Engine, inbound: Inbound, kept_headers: tuple[str, ...],
                          error: str, now: datetime) -> str:
     """Keep a callback that proved itself but did not parse, for re-normalisation."""
-    dialect = engine.dialect.name
-    row = receipt_params(inbound, kept_headers, time_writer(dialect)(now), "failed", error)
+    sql, at = ingest_sql(engine)
+    row = receipt_params(inbound, kept_headers, at(now), "failed", error)
     with RawTransaction(engine) as tx:
-        tx.execute(sql_for(dialect).insert_receipt, row)
+        tx.execute(sql.insert_receipt, row)
     return row[0]

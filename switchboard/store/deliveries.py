@@ -1,4 +1,5 @@
-"""The worker's database side: claim due deliveries under a lease, record outcomes.
+"""The worker's database side: expand owed fan-outs into delivery rows, claim due deliveries
+under a lease, record outcomes.
 
 PostgreSQL: UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED), so any number of
 workers take disjoint batches without waiting on each other. SQLite: the same statement
@@ -18,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, or_, select, update
 
 from switchboard.models import Delivery, Event, Receipt, Subscription
-from switchboard.store.statements import json_time_writer
+from switchboard.store.statements import json_time_writer, time_writer
 
 _d = Delivery.__table__
 _e = Event.__table__
@@ -205,3 +206,49 @@ def release(conn: Connection, worker_id: str, ids: list[str]) -> None:
     if ids:
         conn.execute(RELEASE, {"ids": ids, "worker": worker_id})
 
+
+
+# Expanding owed fan-outs (worker/expand.py): the claim of the marks, then every delivery
+# row of a batch in one statement.
+CLAIM_OWED = (
+    update(_e)
+    .where(_e.c.id.in_(
+        select(_e.c.id).where(_e.c.fanout_owed.is_not(None)).order_by(_e.c.id)
+        .limit(bindparam("limit")).with_for_update(skip_locked=True).scalar_subquery()))
+    .values(fanout_owed=None)
+    .returning(_e.c.id, _e.c.type, _e.c.vendor, _e.c.received_at, _e.c.disposition)
+)
+
+_COLUMNS = ("id", "event_id", "subscription_id", "handler", "state", "attempts",
+            "next_attempt_at", "lease_until", "leased_by", "replay", "created_at",
+            "finished_at", "last_error")
+
+
+def _insert_deliveries(postgresql: bool) -> str:
+    """Every row of a batch in one statement, from one JSON array of [id, event_id,
+    subscription_id, handler] rows: cheaper than an executemany on both drivers. SQLite
+    needs the WHERE to parse ON CONFLICT after a SELECT."""
+    if postgresql:
+        source, mark, false = "json_array_elements(%s::json) AS t(value)", "%s", "false"
+        picked = ", ".join(f"t.value ->> {i}" for i in range(4))
+    else:
+        source, mark, false = "json_each(?) AS t", "?", "0"
+        picked = ", ".join(f"json_extract(t.value, '$[{i}]')" for i in range(4))
+    return (f"INSERT INTO deliveries ({', '.join(_COLUMNS)}) "
+            f"SELECT {picked}, 'pending', 0, {mark}, NULL, NULL, {false}, {mark}, NULL, NULL "
+            f"FROM {source} WHERE true ON CONFLICT DO NOTHING")
+
+
+INSERT_DELIVERIES = {"postgresql": _insert_deliveries(True), "sqlite": _insert_deliveries(False)}
+
+
+def claim_owed(conn: Connection, limit: int) -> list[Any]:
+    return conn.execute(CLAIM_OWED, {"limit": limit}).all()
+
+
+def insert_pending(conn: Connection, rows: list[dict], now: datetime) -> None:
+    """New pending delivery rows, due now; one already there for its target is skipped."""
+    dialect = conn.dialect.name
+    moment = time_writer(dialect)(now)
+    conn.exec_driver_sql(INSERT_DELIVERIES[dialect], (moment, moment, json.dumps(
+        [[r["id"], r["event_id"], r["subscription_id"], r["handler"]] for r in rows])))

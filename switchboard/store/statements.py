@@ -12,9 +12,13 @@ DateTime type writes them, naive UTC, so every SQLAlchemy reader reads them back
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from typing import Any
+
+from sqlalchemy import Engine
 
 RECEIPT_COLUMNS = ("id", "vendor", "received_at", "method", "content_type", "query_string",
                    "headers", "body", "state", "error", "request_id")
@@ -123,6 +127,12 @@ def sqlite_time(moment: datetime | None) -> str | None:
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
     return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def ingest_sql(engine: Engine) -> tuple[IngestSql, Callable[[datetime | None], Any]]:
+    """The hot path's statements for this engine's database, and how they take a time."""
+    name = engine.dialect.name
+    return sql_for(name), time_writer(name)
 
 
 def time_writer(dialect_name: str):
