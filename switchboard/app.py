@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from switchboard.config import ConfigError, Settings, load_settings
 from switchboard.observability import logging as json_logging
-from switchboard.store.db import make_engine
+from switchboard.store.db import is_server, make_engine
 
 log = logging.getLogger("switchboard.app")
 
@@ -38,7 +38,7 @@ def create_app(overrides: Mapping[str, object] | None = None,
                                           engine=make_engine(settings.database_url))
     json_logging.install(settings)
     engine = app.extensions["switchboard"].engine
-    if settings.allow_private_urls and engine.dialect.name == "postgresql":
+    if settings.allow_private_urls and is_server(engine):
         log.warning("SWITCHBOARD_ALLOW_PRIVATE_URLS=true on a PostgreSQL database: subscriber "
                     "URLs may reach loopback and private networks; this is a test setting")
 

@@ -98,6 +98,11 @@ def _begin_writing(driver: sqlite3.Connection, info: dict) -> None:
         pause = min(pause * 1.5, WRITE_LOCK_MAX_PAUSE)
 
 
+def is_server(engine: Engine) -> bool:
+    """A database server (PostgreSQL), where deployments run, rather than a SQLite file."""
+    return engine.dialect.name == "postgresql"
+
+
 class RawTransaction:
     """One transaction on the pool's DBAPI connection, for the ingest hot path.
 
