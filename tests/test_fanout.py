@@ -422,7 +422,7 @@ def test_the_unique_key_refuses_a_second_row_for_one_event_and_target(
     owe an event twice to one target. Replays are new rows by design."""
     from sqlalchemy.exc import IntegrityError
 
-    from switchboard.router.outbox import INSERT_DELIVERY, delivery_row
+    from switchboard.worker.outbox import INSERT_DELIVERY, delivery_row
 
     sub, _ = subscribe(engine, settings, subscriber.url)
     (event_id,) = send_honkio(client)

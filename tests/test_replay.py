@@ -17,8 +17,8 @@ from switchboard.operations import replay as replay_module
 from switchboard.operations import subscriptions as subs
 from switchboard.operations.common import OperationError
 from switchboard.operations.replay import parse_request, replay, replay_from_json
-from switchboard.router import outbox
 from switchboard.vendors import honkio
+from switchboard.worker import outbox
 from switchboard.worker.runner import Worker
 from tests.callbacks import honkio_body, send_honkio
 from tests.conftest import SECRETS

@@ -15,10 +15,10 @@ from switchboard.events import STATUS_RANK, NormalizedEvent
 from switchboard.ids import new_id
 from switchboard.models import Event, MessageStatus, Receipt
 from switchboard.operations.replay import ReplayRequest, ReplayResult, event_conditions
-from switchboard.router import outbox
 from switchboard.router.projection import CONFLICT, FANOUT, decide
 from switchboard.vendors.base import BadPayload, Inbound
 from switchboard.vendors.registry import get as get_vendor
+from switchboard.worker import outbox
 
 _receipts = Receipt.__table__
 _events = Event.__table__

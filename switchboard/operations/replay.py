@@ -21,7 +21,7 @@ from switchboard.config import Settings
 from switchboard.models import Event, Subscription
 from switchboard.operations.common import OperationError
 from switchboard.operations.events import FILTER_FIELDS, EventFilter
-from switchboard.router import outbox
+from switchboard.worker import outbox
 
 _events = Event.__table__
 _subs = Subscription.__table__

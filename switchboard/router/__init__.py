@@ -1,1 +1,2 @@
-"""From a verified callback to stored events: ingest, status projection, signals."""
+"""Ingest: from a verified callback to its receipt, events, status projection and owed
+fan-out mark, in one transaction."""

@@ -1,5 +1,5 @@
 """Expand owed fan-outs: each event ingest marked (events.fanout_owed) becomes one delivery
-row per matching target (router/outbox.plan), in the transaction that clears its mark.
+row per matching target (worker/outbox.plan), in the transaction that clears its mark.
 
 The claim is an UPDATE of the marks, so it takes the rows before anything is read:
 PostgreSQL locks them (FOR UPDATE SKIP LOCKED: workers take disjoint batches and never wait
@@ -15,10 +15,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from switchboard.router import outbox
 from switchboard.router.projection import FANOUT
 from switchboard.store.deliveries import claim_owed, insert_pending
 from switchboard.store.wakeup import wake_workers
+from switchboard.worker import outbox
 
 
 def expand(conn: Connection, now: datetime, limit: int) -> tuple[int, int]:
