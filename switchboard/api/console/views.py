@@ -21,6 +21,7 @@ from switchboard.admin import deliveries as admin_deliveries
 from switchboard.admin.common import AdminError
 from switchboard.admin.events import EventFilter, get_event, list_events
 from switchboard.api.console import auth
+from switchboard.api.console.display import when
 from switchboard.router.replay import ReplayError, replay_from_json
 from switchboard.vendors.registry import VENDORS
 
@@ -45,7 +46,7 @@ def _not_framed(response):
 
 @bp.app_context_processor
 def _globals():
-    return {"csrf_token": auth.csrf_token, "vendors": sorted(VENDORS),
+    return {"csrf_token": auth.csrf_token, "vendors": sorted(VENDORS), "when": when,
             "pretty": lambda value: json.dumps(value, indent=2, default=str)}
 
 
@@ -100,7 +101,8 @@ def event(event_id: str):
 @bp.route("/deliveries")
 @auth.required
 def deliveries():
-    args = {"state": request.args.get("state", "dead"), "cursor": request.args.get("cursor")}
+    args = {"state": request.args.get("state", "dead"), "cursor": request.args.get("cursor"),
+            "subscription_id": request.args.get("subscription_id")}
     try:
         with _state().engine.connect() as conn:
             listing = admin_deliveries.list_deliveries(conn, args)
@@ -120,14 +122,6 @@ def retry_delivery(delivery_id: str):
     except AdminError as exc:
         flash(exc.message)
     return redirect(auth.local(request.form.get("back"), url_for("console.deliveries")))
-
-
-@bp.route("/subscriptions")
-@auth.required
-def subscriptions():
-    with _state().engine.connect() as conn:
-        listing = subs.list_all(conn)
-    return render_template("console/subscriptions.html", subscriptions=listing)
 
 
 @bp.route("/replay", methods=["GET", "POST"])

@@ -1,0 +1,176 @@
+"""Console subscription actions: create (secret shown once), disable, enable, rotate,
+delete, and a test event sent through the worker to that subscription only; each through
+switchboard.subscriptions, as the admin API and the CLI do."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from switchboard import clock
+from switchboard import subscriptions as subs
+from switchboard.app import create_app
+from tests.conftest import rows
+from tests.console_forms import TOKEN, signed_in, submit
+
+
+@pytest.fixture
+def console_app(settings):
+    app = create_app(settings=dataclasses.replace(settings, admin_token=TOKEN))
+    yield app
+    app.extensions["switchboard"].engine.dispose()
+
+
+def make_sub(app, url, **fields):
+    state = app.extensions["switchboard"]
+    with state.engine.begin() as conn:
+        return subs.create(conn, state.settings, clock.now(), url=url,
+                           event_types=fields.pop("event_types", ["*"]), **fields)
+
+
+def test_create_shows_the_secret_once_and_stores_what_was_asked(console_app, frozen_clock,
+                                                                 subscriber):
+    client = signed_in(console_app)
+    answer = submit(client, "/console/subscriptions", "/console/subscriptions",
+                    url=subscriber.url, event_types="message.delivered, call.*",
+                    vendors=["honkio", "canary"], description="billing")
+    assert answer.status_code == 201
+    page = answer.get_data(as_text=True)
+    (row,) = rows(console_app.extensions["switchboard"].engine, "SELECT * FROM subscriptions")
+    assert row["secret"] in page and row["url"] == subscriber.url
+    with console_app.extensions["switchboard"].engine.connect() as conn:
+        (listed,) = subs.list_all(conn)
+    assert listed["event_types"] == ["message.delivered", "call.*"]
+    assert listed["vendors"] == ["honkio", "canary"] and listed["description"] == "billing"
+    # Never again: not on the list, not on its health page.
+    for path in ("/console/subscriptions", f"/console/subscriptions/{row['id']}"):
+        shown = client.get(path).get_data(as_text=True)
+        assert row["id"] in shown and row["secret"] not in shown
+
+
+@pytest.mark.parametrize("fields, named", [
+    ({"url": "ftp://example.org/x", "event_types": "message.*"}, "url:"),
+    ({"url": "http://127.0.0.1:9/x", "event_types": ""}, "event_types:"),
+    ({"url": "http://127.0.0.1:9/x", "event_types": "Message.Delivered"}, "event_types:"),
+])
+def test_a_bad_subscription_is_refused_naming_the_field(console_app, fields, named):
+    client = signed_in(console_app)
+    answer = submit(client, "/console/subscriptions", "/console/subscriptions", **fields)
+    assert answer.status_code == 400
+    page = answer.get_data(as_text=True)
+    assert 'id="form-error"' in page and named in page
+    assert f'value="{fields["url"]}"' in page  # what was typed is kept to correct it
+    assert rows(console_app.extensions["switchboard"].engine,
+                "SELECT id FROM subscriptions") == []
+
+
+def test_every_action_needs_the_csrf_token(console_app, frozen_clock):
+    sub, _ = make_sub(console_app, "http://127.0.0.1:9/x")
+    client = signed_in(console_app)
+    for action in ("disable", "enable", "rotate-secret", "delete", "test"):
+        answer = client.post(f"/console/subscriptions/{sub['id']}/{action}",
+                             data={"csrf": "forged"})
+        assert answer.status_code == 400, action
+    assert client.post("/console/subscriptions", data={"url": "http://127.0.0.1:9/y",
+                                                       "event_types": "*"}).status_code == 400
+    (row,) = rows(console_app.extensions["switchboard"].engine, "SELECT * FROM subscriptions")
+    assert row["active"] and row["deleted_at"] is None and row["previous_secret"] is None
+
+
+def test_disable_enable_rotate_delete(console_app, frozen_clock):
+    sub, secret = make_sub(console_app, "http://127.0.0.1:9/x")
+    engine = console_app.extensions["switchboard"].engine
+    client = signed_in(console_app)
+    base = f"/console/subscriptions/{sub['id']}"
+
+    def row():
+        return rows(engine, "SELECT * FROM subscriptions")[0]
+
+    answer = submit(client, "/console/subscriptions", f"{base}/disable")
+    assert answer.status_code == 302 and answer.location == "/console/subscriptions"
+    assert not row()["active"] and row()["disabled_reason"] == "disabled by an operator"
+    assert "is disabled" in client.get(answer.location).get_data(as_text=True)
+
+    submit(client, "/console/subscriptions", f"{base}/enable")
+    assert row()["active"] and row()["disabled_reason"] is None
+
+    rotated = submit(client, base, f"{base}/rotate-secret")
+    assert rotated.status_code == 200
+    new = row()
+    assert new["previous_secret"] == secret and new["secret"] != secret
+    assert new["secret"] in rotated.get_data(as_text=True)
+    assert secret not in rotated.get_data(as_text=True)
+
+    deleted = submit(client, base, f"{base}/delete")
+    assert deleted.status_code == 302 and deleted.location == base
+    assert row()["deleted_at"] is not None and not row()["active"]
+    # Deleted: its page still shows its history, and no action offered on it.
+    page = client.get(base).get_data(as_text=True)
+    assert "is deleted" in page and f"{base}/enable" not in page
+    assert sub["id"] not in client.get("/console/subscriptions").get_data(as_text=True)
+
+
+def test_an_unknown_subscription_is_a_visible_not_found(console_app, frozen_clock):
+    client = signed_in(console_app)
+    sub, _ = make_sub(console_app, "http://127.0.0.1:9/x")
+    page = client.get("/console/subscriptions").get_data(as_text=True)
+    action = "/console/subscriptions/sub_01JD0000000000000000000000/disable"
+    answer = client.post(action, data={"csrf": _csrf(page)})
+    assert answer.status_code == 302
+    assert "no subscription" in client.get(answer.location).get_data(as_text=True)
+    assert client.get("/console/subscriptions/sub_01JD0000000000000000000000").status_code \
+        == 404
+
+
+def _csrf(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def test_test_event_goes_through_the_worker_to_that_subscription_only(
+        console_app, frozen_clock, subscriber):
+    state = console_app.extensions["switchboard"]
+    # Wants only call events: a test event still reaches it (a ping ignores filters).
+    target, secret = make_sub(console_app, subscriber.url, event_types=["call.*"])
+    make_sub(console_app, subscriber.url + "/other", event_types=["*"])
+    client = signed_in(console_app)
+    base = f"/console/subscriptions/{target['id']}"
+    answer = submit(client, "/console/subscriptions", f"{base}/test")
+    assert answer.status_code == 302 and answer.location == base
+    (delivery,) = rows(state.engine, "SELECT * FROM deliveries")
+    assert delivery["subscription_id"] == target["id"] and delivery["state"] == "pending"
+    page = client.get(base).get_data(as_text=True)
+    assert f"queued as delivery {delivery['id']}" in page and 'class="attempt"' not in page
+
+    from switchboard.worker.runner import Worker
+    worker = Worker(state.engine, state.settings, concurrency=1, poll_interval=0.02)
+    try:
+        assert worker.run_once() == 1
+    finally:
+        worker.close()
+    (got,) = subscriber.received
+    assert got.path == "/hooks"
+    sent = Webhook(secret).verify(got.body, got.headers)
+    assert sent["type"] == "switchboard.test" and sent["vendor"] == "switchboard"
+    assert sent["id"] == delivery["event_id"] == got.headers["webhook-id"]
+    assert sent["data"]["subscription_id"] == target["id"]
+    assert rows(state.engine, "SELECT state FROM deliveries")[0]["state"] == "succeeded"
+    page = client.get(base).get_data(as_text=True)
+    assert page.count('class="attempt"') == 1 and "switchboard.test" in page
+    assert "{&#34;ok&#34;: true}" in page  # the start of the subscriber's answer
+
+
+def test_a_disabled_subscription_gets_no_test_event(console_app, frozen_clock):
+    sub, _ = make_sub(console_app, "http://127.0.0.1:9/x")
+    state = console_app.extensions["switchboard"]
+    with state.engine.begin() as conn:
+        subs.set_active(conn, state.settings, sub["id"], False)
+    client = signed_in(console_app)
+    base = f"/console/subscriptions/{sub['id']}"
+    page = client.get(base).get_data(as_text=True)
+    assert f"{base}/test" not in page  # no button offered
+    answer = client.post(f"{base}/test", data={"csrf": _csrf(page)})
+    assert "is disabled; enable it first" in client.get(answer.location).get_data(as_text=True)
+    assert rows(state.engine, "SELECT id FROM deliveries") == []
