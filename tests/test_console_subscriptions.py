@@ -174,3 +174,51 @@ def test_a_disabled_subscription_gets_no_test_event(console_app, frozen_clock):
     answer = client.post(f"{base}/test", data={"csrf": _csrf(page)})
     assert "is disabled; enable it first" in client.get(answer.location).get_data(as_text=True)
     assert rows(state.engine, "SELECT id FROM deliveries") == []
+
+
+def test_health_page_counts_the_last_day(console_app, frozen_clock, subscriber):
+    state = console_app.extensions["switchboard"]
+    sub, _ = make_sub(console_app, subscriber.url, event_types=["message.*"])
+    from switchboard.worker.runner import Worker
+    worker = Worker(state.engine, dataclasses.replace(state.settings, retry_schedule=(0, 1)),
+                    concurrency=1, poll_interval=0.02)
+    client = console_app.test_client()
+    from tests.callbacks import send_honkio
+    try:
+        send_honkio(client, "delivered", message_id="msg_a")
+        send_honkio(client, "delivered", message_id="msg_b")
+        send_honkio(client, "delivered", message_id="msg_c")
+        # Attempts in order of the deliveries: ok, down, ok; then the retry, down again.
+        subscriber.reply(200, body=b"fine")
+        subscriber.reply(500, body=b"database down")
+        subscriber.reply(200, body=b"fine")
+        subscriber.reply(503, body=b"still down")
+        assert sum(worker.run_once() for _ in range(3)) == 3
+        frozen_clock.advance(2)
+        assert worker.run_once() == 1
+    finally:
+        worker.close()
+    page = signed_in(console_app).get(f"/console/subscriptions/{sub['id']}") \
+        .get_data(as_text=True)
+
+    def figure(name):
+        return re.search(rf'<dd id="{name}">(.*?)</dd>', page, re.S).group(1).strip()
+
+    assert (figure("succeeded"), figure("failed"), figure("dead")) == ("2", "2", "1")
+    assert figure("success-rate") == "50.0 %"
+    assert figure("pending") == "0"
+    assert "2026-11-22 05:00:00 UTC" in figure("last-success")
+    assert page.count('class="attempt"') == 4
+    assert page.index("still down") < page.index("database down")  # newest first
+    assert "05:00 UTC succeeded: 2</title>" in page and "05:00 UTC failed: 2</title>" in page
+
+
+def test_ages_and_percentiles():
+    from switchboard.admin.subscription_health import percentile
+    from switchboard.api.console.display import age
+
+    assert [age(s) for s in (0.4, 59, 61, 3600, 3 * 86400 + 7200 + 5)] == [
+        "0 s", "59 s", "1 min 1 s", "1 h", "3 d 2 h"]
+    assert percentile([], 0.5) is None
+    assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 0.5) == 3.0
+    assert percentile(list(map(float, range(1, 101))), 0.95) == 95.0
