@@ -1,6 +1,9 @@
 """The operators' console: server-rendered pages over the admin functions."""
 
-from switchboard.api.console import subscription_views  # noqa: F401 - its routes
+from switchboard.api.console import (  # noqa: F401 - their routes
+    message_views,
+    subscription_views,
+)
 from switchboard.api.console.views import bp
 
 __all__ = ["bp"]
