@@ -3,9 +3,10 @@ message id or phone number."""
 
 from __future__ import annotations
 
-from flask import abort, render_template
+from flask import abort, render_template, request, url_for
 
 from switchboard.admin.common import AdminError
+from switchboard.admin.search import search
 from switchboard.admin.timeline import timeline
 from switchboard.api.console import auth
 from switchboard.api.console.views import _state, bp
@@ -20,3 +21,21 @@ def message(vendor: str, message_id: str):
     except AdminError as exc:
         abort(exc.status, description=exc.message)
     return render_template("console/message.html", m=shown)
+
+
+@bp.route("/search")
+@auth.required
+def search_page():
+    found, error = None, None
+    if request.args.get("q", "").strip():
+        try:
+            with _state().engine.connect() as conn:
+                found = search(conn, request.args)
+        except AdminError as exc:
+            error = f"{exc.field}: {exc.message}"
+    older_url = (url_for("console.search_page", q=found["query"], cursor=found["next_cursor"],
+                         **({"country": request.args["country"]}
+                            if request.args.get("country") else {}))
+                 if found and found["next_cursor"] else None)
+    return render_template("console/search.html", found=found, error=error,
+                           args=request.args, older_url=older_url), 400 if error else 200
