@@ -60,7 +60,7 @@ def test_timeline_is_linked_from_the_events_list_and_each_event(console_app, fro
     (event_id,) = send_honkio(console_app.test_client(), message_id="msg_linked")
     console = signed_in(console_app)
     link = 'href="/console/messages/honkio/msg_linked"'
-    assert link in console.get("/console/").get_data(as_text=True)
+    assert link in console.get("/console/events").get_data(as_text=True)
     assert link in console.get(f"/console/events/{event_id}").get_data(as_text=True)
 
 

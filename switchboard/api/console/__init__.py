@@ -1,6 +1,7 @@
 """The operators' console: server-rendered pages over the admin functions."""
 
 from switchboard.api.console import (  # noqa: F401 - their routes
+    home_views,
     message_views,
     subscription_views,
 )

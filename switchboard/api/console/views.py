@@ -56,7 +56,7 @@ def login():
         abort(503, description="the console is off: set SWITCHBOARD_ADMIN_TOKEN")
     if request.method == "POST":
         if auth.sign_in(request.form.get("token", "")):
-            return redirect(auth.local(request.args.get("next"), url_for("console.events")))
+            return redirect(auth.local(request.args.get("next"), url_for("console.home")))
         flash("That token is not the admin token.")
         return render_template("console/login.html"), 401
     return render_template("console/login.html")
@@ -69,7 +69,7 @@ def logout():
     return redirect(url_for("console.login"))
 
 
-@bp.route("/")
+@bp.route("/events")
 @auth.required
 def events():
     try:
