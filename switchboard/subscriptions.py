@@ -8,7 +8,7 @@ import secrets as random_secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select, tuple_, update
 
 from switchboard.config import Settings
 from switchboard.ids import new_id
@@ -149,3 +149,20 @@ def delete(conn: Connection, subscription_id: str, now: datetime) -> None:
     get_row(conn, subscription_id)
     conn.execute(update(_subs).where(_subs.c.id == subscription_id).values(
         deleted_at=now, active=False, disabled_reason="deleted"))
+
+
+def list_page(conn: Connection, args: Any) -> dict:
+    """{"subscriptions": [...], "next_cursor"}: newest first, keyset-paged like every admin
+    list (limit, cursor), deleted ones left out."""
+    from switchboard.admin.common import decode_cursor, limit_param, page, reject_unknown
+
+    reject_unknown(args, ("limit", "cursor"))
+    limit, cursor = limit_param(args), decode_cursor(args)
+    query = select(_subs).where(_subs.c.deleted_at.is_(None)) \
+        .order_by(_subs.c.created_at.desc(), _subs.c.id.desc())
+    if cursor is not None:
+        query = query.where(tuple_(_subs.c.created_at, _subs.c.id) < tuple_(
+            *cursor, types=(_subs.c.created_at.type, _subs.c.id.type)))
+    rows, next_cursor = page(conn.execute(query.limit(limit + 1)).all(), limit,
+                             lambda row: (row.created_at, row.id))
+    return {"subscriptions": [public(row) for row in rows], "next_cursor": next_cursor}

@@ -222,3 +222,19 @@ def test_ages_and_percentiles():
     assert percentile([], 0.5) is None
     assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 0.5) == 3.0
     assert percentile(list(map(float, range(1, 101))), 0.95) == 95.0
+
+
+def test_subscriptions_page_with_the_keyset_cursor(console_app, frozen_clock):
+    made = []
+    for n in range(3):
+        made.append(make_sub(console_app, f"http://127.0.0.1:9/s{n}")[0]["id"])
+        frozen_clock.advance(1)
+    client = signed_in(console_app)
+    first = client.get("/console/subscriptions?limit=2").get_data(as_text=True)
+    assert re.findall(r'<tr class="subscription" id="(sub_\w+)">', first) == made[:0:-1]
+    older = re.search(r'<a href="([^"]+)" rel="next">', first).group(1).replace("&amp;", "&")
+    second = client.get(older).get_data(as_text=True)
+    assert re.findall(r'<tr class="subscription" id="(sub_\w+)">', second) == made[:1]
+    assert 'rel="next"' not in second
+    bad = client.get("/console/subscriptions?cursor=nonsense").get_data(as_text=True)
+    assert "cursor is not one this API gave out" in bad

@@ -18,9 +18,18 @@ from switchboard.api.console.views import _state, bp
 
 
 def _listing(**shown):
-    with _state().engine.connect() as conn:
-        listing = subs.list_all(conn)
-    return render_template("console/subscriptions.html", subscriptions=listing, **shown)
+    args = {k: v for k, v in request.args.items() if k in ("cursor", "limit")}
+    try:
+        with _state().engine.connect() as conn:
+            listing = subs.list_page(conn, args)
+    except AdminError as exc:
+        shown["error"] = f"{exc.field}: {exc.message}"
+        listing = {"subscriptions": [], "next_cursor": None}
+    older_url = (url_for("console.subscriptions", cursor=listing["next_cursor"],
+                         **({"limit": args["limit"]} if "limit" in args else {}))
+                 if listing["next_cursor"] else None)
+    return render_template("console/subscriptions.html", subscriptions=listing["subscriptions"],
+                           older_url=older_url, **shown)
 
 
 @bp.route("/subscriptions")

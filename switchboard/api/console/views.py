@@ -109,7 +109,8 @@ def deliveries():
     except AdminError as exc:
         flash(f"{exc.field}: {exc.message}")
         listing = {"deliveries": [], "next_cursor": None}
-    return render_template("console/deliveries.html", listing=listing, state=args["state"])
+    return render_template("console/deliveries.html", listing=listing, state=args["state"],
+                           subscription_id=args["subscription_id"])
 
 
 @bp.route("/deliveries/<delivery_id>/retry", methods=["POST"])
