@@ -19,7 +19,6 @@ _d = Delivery.__table__
 _a = Attempt.__table__
 _e = Event.__table__
 
-WINDOW = timedelta(hours=24)
 LATEST = 50
 ANSWER_SHOWN = 200  # characters of a subscriber's answer kept on the page
 
@@ -45,7 +44,8 @@ def hour_starts(now: datetime, hours: int = 24) -> list[datetime]:
 
 def health(conn: Connection, subscription_id: str, now: datetime) -> dict:
     sub = subs.public(subs.get_row(conn, subscription_id, include_deleted=True))
-    since = now - WINDOW
+    # The charted hours: the current one and the 23 before it, so figures and chart agree.
+    since = hour_starts(now)[0]
     mine = select(_d.c.id).where(_d.c.created_at >= since,
                                  _d.c.subscription_id == subscription_id)
     states = dict(conn.execute(
@@ -59,7 +59,7 @@ def health(conn: Connection, subscription_id: str, now: datetime) -> dict:
                _d.c.event_id, _e.c.type)
         .join(_d, _d.c.id == _a.c.delivery_id).join(_e, _e.c.id == _d.c.event_id)
         .where(_a.c.delivery_id.in_(mine.scalar_subquery()))
-        .order_by(_a.c.id.desc())).all()
+        .order_by(_a.c.started_at.desc(), _a.c.id.desc())).all()
     pending, oldest = conn.execute(
         select(func.count(), func.min(_d.c.created_at))
         .where(_d.c.state == "pending", _d.c.subscription_id == subscription_id)).one()
