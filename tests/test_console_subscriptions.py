@@ -37,7 +37,7 @@ def test_create_shows_the_secret_once_and_stores_what_was_asked(console_app, fro
     answer = submit(client, "/console/subscriptions", "/console/subscriptions",
                     url=subscriber.url, event_types="message.delivered, call.*",
                     vendors=["honkio", "canary"], description="billing")
-    assert answer.status_code == 201
+    assert answer.status_code == 201 and answer.headers["Cache-Control"] == "no-store"
     page = answer.get_data(as_text=True)
     (row,) = rows(console_app.extensions["switchboard"].engine, "SELECT * FROM subscriptions")
     assert row["secret"] in page and row["url"] == subscriber.url
@@ -98,7 +98,7 @@ def test_disable_enable_rotate_delete(console_app, frozen_clock):
     assert row()["active"] and row()["disabled_reason"] is None
 
     rotated = submit(client, base, f"{base}/rotate-secret")
-    assert rotated.status_code == 200
+    assert rotated.status_code == 200 and rotated.headers["Cache-Control"] == "no-store"
     new = row()
     assert new["previous_secret"] == secret and new["secret"] != secret
     assert new["secret"] in rotated.get_data(as_text=True)

@@ -4,7 +4,7 @@ through admin.test_event), the functions the admin API and the CLI call too."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from switchboard import clock
@@ -56,9 +56,16 @@ def create_subscription():
                 description=form.get("description", ""))
     except subs.SubscriptionError as exc:
         return _listing(form=form, error=f"{exc.field}: {exc.message}"), exc.status
-    # Rendered, never flashed: a flash rides in the (signed, not encrypted) cookie.
-    return _listing(form=MultiDict(), secret={"id": created["id"], "secret": secret,
-                                     "what": "created"}), 201
+    return _showing_secret(created["id"], secret, "created", 201)
+
+
+def _showing_secret(subscription_id: str, secret: str, what: str, status: int = 200):
+    """The one page a secret is ever on. Rendered, never flashed (a flash rides in the
+    signed but readable cookie), and kept out of every cache, the browser's disk included."""
+    response = make_response(_listing(form=MultiDict(), secret={
+        "id": subscription_id, "secret": secret, "what": what}), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _known_shape(subscription_id: str) -> None:
@@ -113,8 +120,7 @@ def rotate_subscription_secret(subscription_id: str):
             secret = subs.rotate_secret(conn, subscription_id, clock.now())
     except subs.SubscriptionError as exc:
         return _listing(form=MultiDict(), error=exc.message), exc.status
-    return _listing(form=MultiDict(), secret={"id": subscription_id, "secret": secret,
-                                     "what": "rotated"})
+    return _showing_secret(subscription_id, secret, "rotated")
 
 
 @bp.route("/subscriptions/<subscription_id>/test", methods=["POST"])
