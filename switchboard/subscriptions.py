@@ -71,13 +71,18 @@ def _validate(url: Any, event_types: Any, vendors: Any, settings: Settings) -> N
             raise SubscriptionError("vendors", f"unknown vendors: {', '.join(unknown)}")
 
 
+def _check_description(description: Any) -> None:
+    # PostgreSQL refuses a NUL in text with an error that would be a 503, not the caller's 400.
+    if not isinstance(description, str) or "\x00" in description:
+        raise SubscriptionError("description", "description must be a string without NUL")
+
+
 def create(conn: Connection, settings: Settings, now: datetime, *, url: str,
            event_types: list[str], vendors: list[str] | None = None,
            description: str = "") -> tuple[dict, str]:
     """Store a new subscription; return it and its secret (shown this once)."""
     _validate(url, event_types, vendors, settings)
-    if not isinstance(description, str):
-        raise SubscriptionError("description", "description must be a string")
+    _check_description(description)
     row = {"id": new_id("sub"), "url": url, "event_types": event_types,
            "vendors": vendors or None, "description": description, "active": True,
            "secret": new_secret(), "previous_secret": None, "previous_secret_until": None,
@@ -115,8 +120,8 @@ def update_fields(conn: Connection, settings: Settings, subscription_id: str,
               "vendors": list(row.vendors) if row.vendors else None} | {
         k: v for k, v in changes.items() if k in {"url", "event_types", "vendors"}}
     _validate(merged["url"], merged["event_types"], merged["vendors"], settings)
-    if "description" in changes and not isinstance(changes["description"], str):
-        raise SubscriptionError("description", "description must be a string")
+    if "description" in changes:
+        _check_description(changes["description"])
     if "active" in changes and not isinstance(changes["active"], bool):
         raise SubscriptionError("active", "active must be true or false")
     values = dict(changes)

@@ -238,3 +238,11 @@ def test_subscriptions_page_with_the_keyset_cursor(console_app, frozen_clock):
     assert 'rel="next"' not in second
     bad = client.get("/console/subscriptions?cursor=nonsense").get_data(as_text=True)
     assert "cursor is not one this API gave out" in bad
+
+
+def test_a_nul_in_the_description_is_the_callers_mistake(console_app):
+    client = signed_in(console_app)
+    answer = submit(client, "/console/subscriptions", "/console/subscriptions",
+                    url="http://127.0.0.1:9/x", event_types="*", description="bad\x00")
+    assert answer.status_code == 400
+    assert "description must be a string without NUL" in answer.get_data(as_text=True)
