@@ -1,6 +1,6 @@
 """Console pages that change subscriptions: create, disable, enable, rotate the secret,
 delete, send a test event. Each goes through switchboard.subscriptions (and the test event
-through admin.test_event), the functions the admin API and the CLI call too."""
+through admin.subscription_test_event), the functions the admin API and the CLI call too."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from switchboard import clock
 from switchboard import subscriptions as subs
 from switchboard.admin.common import AdminError, check_id
 from switchboard.admin.subscription_health import health
-from switchboard.admin.test_event import send_test_event
+from switchboard.admin.subscription_test_event import send_test_event
 from switchboard.api.console import auth
 from switchboard.api.console.charts import stacked_bars
 from switchboard.api.console.views import _state, bp
