@@ -1,6 +1,7 @@
-"""Phone search with 1,000,000 stored events: the console's search (admin.search) against
-the events list's first page (admin.events, already indexed) as the baseline, both measured
-in the same minutes on the same database.
+"""The console's reads with 1,000,000 stored events: phone search (admin.search), the home
+page's 24 hours (admin.overview) and a subscription's health (admin.subscription_health),
+against the events list's first page (admin.events, already indexed) as the baseline, all
+measured in the same minutes on the same database.
 
     python bench/search.py                       # PostgreSQL at 127.0.0.1, 1,000,000 events
     python bench/search.py --database sqlite --events 200000
@@ -10,7 +11,7 @@ The database is seeded by bench/seed.py (every event from +14165550100, the wors
 the `from` side, to one of 10,000 customers: ~100 events each) into a scratch database that
 is dropped afterwards. Each query runs --runs times after one warm-up; the median is
 reported in milliseconds and as a ratio to the baseline. The goal is under 100 ms on
-PostgreSQL for every search.
+PostgreSQL for every search (the issue's); home and health have none and are reported.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -28,10 +30,12 @@ for _path in (BENCH.parent, BENCH):
         sys.path.insert(0, str(_path))
 
 from dispatch import pg_database, scratch_url  # noqa: E402
-from seed import seed  # noqa: E402
+from seed import SEED_SUBSCRIPTION, seed  # noqa: E402
 
 from switchboard.admin.events import EventFilter, list_events  # noqa: E402
+from switchboard.admin.overview import overview  # noqa: E402
 from switchboard.admin.search import search  # noqa: E402
+from switchboard.admin.subscription_health import health  # noqa: E402
 from switchboard.models import make_engine  # noqa: E402
 from switchboard.models.migrate import upgrade  # noqa: E402
 
@@ -86,6 +90,9 @@ def main() -> None:
                     conn, {"q": "+14165550100"}),
                 "sender, pages 1 and 2 of 50": second_page({"q": "+14165550100"}),
                 "a number with no events": lambda conn: search(conn, {"q": "+447700900123"}),
+                "home: the last 24 hours": lambda conn: overview(conn, datetime.now(UTC)),
+                "health of the subscription of all": lambda conn: health(
+                    conn, SEED_SUBSCRIPTION, datetime.now(UTC)),
             }
             results = {name: timed(engine, run, options.runs) for name, run in cases.items()}
         finally:
@@ -98,7 +105,8 @@ def main() -> None:
     print(f"{'query':40} {'ms':>8} {'x baseline':>11} {'goal':>6}")
     print(f"{'baseline: events list, first page':40} {baseline:8.2f} {1:11.2f}")
     for name, ms in results.items():
-        verdict = "ok" if ms < GOAL_MS else "MISSED"
+        verdict = "" if not name.startswith(("customer", "sender", "a number")) else \
+            "ok" if ms < GOAL_MS else "MISSED"
         print(f"{name:40} {ms:8.2f} {ms / baseline:11.2f} {verdict:>6}")
 
 

@@ -210,3 +210,16 @@ def test_phone_search_walks_its_indexes(big_database, number):
     # walking the newest events and filtering is as good, and the planner may choose it.)
     assert not [n for plan in phone_plans for n in nodes(plan[0]["Plan"])
                 if n["Node Type"] == "Sort"]
+
+
+@pytest.mark.skipif(not PG_URL, reason="query plans are PostgreSQL's; "
+                    "SWITCHBOARD_TEST_DATABASE_URL is set in CI")
+def test_console_home_reads_one_day_by_index(big_database):
+    """A day is 86,400 of the million seeded deliveries, one a second: read from
+    ix_deliveries_state_created a state at a time, and the queue through its indexes."""
+    from switchboard.admin.overview import overview
+
+    def home(conn) -> None:
+        assert sum(overview(conn, datetime.now(UTC))["deliveries"]["succeeded"]) > 80_000
+
+    assert_indexed(captured_plans(big_database, home))
