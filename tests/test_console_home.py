@@ -85,3 +85,15 @@ def test_home_counts_the_last_day_by_hour(console_app, frozen_clock):
 def test_home_is_where_sign_in_lands(console_app):
     answer = console_app.test_client().post("/console/login", data={"token": TOKEN})
     assert answer.location == "/console/"
+
+
+def test_home_shows_how_far_behind_the_workers_are(console_app, frozen_clock):
+    state = console_app.extensions["switchboard"]
+    with state.engine.begin() as conn:
+        subs.create(conn, state.settings, clock.now(), url="http://127.0.0.1:9/x",
+                    event_types=["*"])
+    send_honkio(console_app.test_client())
+    frozen_clock.advance(3 * 60 + 5)  # owed its fan-out, no worker has run
+    page = signed_in(console_app).get("/console/").get_data(as_text=True)
+    assert '<dd id="worker-lag">3 min 5 s</dd>' in page
+    assert '<dd id="owed">1</dd>' in page and '<dd id="oldest-pending">—</dd>' in page

@@ -21,7 +21,7 @@ from switchboard.admin import deliveries as admin_deliveries
 from switchboard.admin.common import AdminError
 from switchboard.admin.events import EventFilter, get_event, list_events
 from switchboard.api.console import auth
-from switchboard.api.console.display import when
+from switchboard.api.console.display import age, when
 from switchboard.router.replay import ReplayError, replay_from_json
 from switchboard.vendors.registry import VENDORS
 
@@ -46,7 +46,7 @@ def _not_framed(response):
 
 @bp.app_context_processor
 def _globals():
-    return {"csrf_token": auth.csrf_token, "vendors": sorted(VENDORS), "when": when,
+    return {"csrf_token": auth.csrf_token, "vendors": sorted(VENDORS), "when": when, "age": age,
             "pretty": lambda value: json.dumps(value, indent=2, default=str)}
 
 
