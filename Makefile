@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 export SWITCHBOARD_DATABASE_URL ?= sqlite:///var/switchboard.db
 
-.PHONY: run test lint bench install clean chromium test-shifted-clock test-toronto mutation
+.PHONY: run test lint bench install clean chromium test-shifted-clock test-toronto mutation screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ lint: $(STAMP)
 # bench/large_callback.py.
 bench: $(STAMP)
 	$(BIN)/python bench/scale.py
+
+# README's console screenshots, from a seeded database (needs chromium).
+screenshots: $(STAMP)
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -6,8 +6,10 @@ delivered: per event a receipt (~400-byte body), an event (data and raw JSON as 
 writes them, a dedup key and message id spread over the key space so their indexes are
 filled the way real traffic fills them), one message_status row per message (two receipts,
 sent then delivered, per message) and one succeeded delivery to a subscription that has
-since been deleted, so it does not receive the measured callbacks. Their times lie in the
-past, two seconds apart. Attempts rows are not seeded: ingest never reads or writes them.
+since been deleted, so it does not receive the measured callbacks. Every message is from
+one sender, +14165550100, to one of 10,000 customers (+16135550000 to +16135559999). Their
+times lie in the past, two seconds apart. Attempts rows are not seeded: ingest never reads
+or writes them.
 
 Subscriptions are active and all match the benchmark's message.delivered receipts (globs,
 exact types and vendor filters mixed), so every accepted callback is owed one delivery per
@@ -81,12 +83,14 @@ def _statements(dialect: str, count: int) -> list[str]:
     raw = ("'{\"id\": \"evt_s' || k || '\", \"type\": \"message.' || st || '\", "
            "\"created\": \"' || iso || '\", \"account_id\": \"acc_01HXYZ4B5C6D7E8F9G0H1J2K3L\", "
            "\"data\": {\"message_id\": \"msg_s' || m || '\", \"from\": \"+14165550100\", "
-           "\"to\": \"+16135550199\", \"status\": \"' || st || '\", \"error_code\": null, "
+           "\"to\": \"+1613555' || substr(m, 7, 4) || '\", \"status\": \"' || st || '\", "
+           "\"error_code\": null, "
            "\"segments\": 1, \"price\": \"0.0075\", \"currency\": \"USD\", "
            "\"delivered_at\": \"' || iso || '\", \"network\": \"310260\"}}'")
     data = ("'{\"message_id\": \"msg_s' || m || '\", \"direction\": \"outbound\", "
             "\"status\": \"' || st || '\", \"vendor_status\": \"' || st || '\", "
-            "\"from\": \"+14165550100\", \"to\": \"+16135550199\", \"text\": null, "
+            "\"from\": \"+14165550100\", \"to\": \"+1613555' || substr(m, 7, 4) || '\", "
+            "\"text\": null, "
             "\"parts\": null, \"error_code\": null, "
             "\"account_id\": \"acc_01HXYZ4B5C6D7E8F9G0H1J2K3L\"}'")
     headers = "'{\"X-HonkIO-Event\": \"message.' || st || '\"}'"

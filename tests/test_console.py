@@ -262,7 +262,7 @@ def test_browser_filter_open_replay(live_console):
             "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"])
         page = browser.new_page()
-        page.goto(f"{base}/console/")
+        page.goto(f"{base}/console/events")
         page.fill("input[name=token]", TOKEN)
         page.click("button[type=submit]")
         page.fill("input[name=message_id]", "msg_wanted")

@@ -16,6 +16,7 @@ from switchboard.models import Base
 from switchboard.operations.deliveries import list_deliveries
 from switchboard.operations.events import EventFilter, list_events
 from switchboard.operations.messages import get_message
+from switchboard.operations.search import search
 from switchboard.store.db import make_engine
 from tests.conftest import PG_URL
 
@@ -34,7 +35,10 @@ SELECT 'evt_' || lpad(n::text, 26, '0'), 'seed:' || n, 'rcv_seed',
        (ARRAY['message.delivered','message.sent','message.failed',
               'message.received'])[1 + mod(n, 4)],
        'msg_' || (n / 3), (ARRAY['delivered','sent','failed',NULL])[1 + mod(n, 4)],
-       now() - (n || ' seconds')::interval, 'fanout', '{}'
+       now() - (n || ' seconds')::interval, 'fanout',
+       -- 10,000 customers; every event from one sender, the worst case for phone search
+       json_build_object('to', '+1613555' || lpad(mod(n, 10000)::text, 4, '0'),
+                         'from', '+447700900000')
 FROM generate_series(1, {rows}) AS n;
 INSERT INTO deliveries (id, event_id, subscription_id, state, attempts, next_attempt_at,
                         replay, created_at)
@@ -184,3 +188,39 @@ def test_owed_fanouts_are_found_through_their_partial_index(big_database):
     assert_indexed(plans)
     used = {n.get("Index Name") for plan in plans for n in nodes(plan[0]["Plan"])}
     assert "ix_events_fanout_owed" in used
+
+
+@pytest.mark.skipif(not PG_URL, reason="query plans are PostgreSQL's; "
+                    "SWITCHBOARD_TEST_DATABASE_URL is set in CI")
+@pytest.mark.parametrize("number", ["+1 613 555 0042", "+447700900000"],
+                         ids=["a customer", "the sender of every event"])
+def test_phone_search_walks_its_indexes(big_database, number):
+    def two_pages(conn) -> None:
+        first = search(conn, {"q": number, "limit": "20"})
+        assert len(first["events"]) == 20 and first["next_cursor"]
+        search(conn, {"q": number, "limit": "20", "cursor": first["next_cursor"]})
+
+    plans = captured_plans(big_database, two_pages)
+    phone_plans = [p for p in plans if "data ->> " in json.dumps(p)]
+    assert len(phone_plans) == 4  # to and from, two pages
+    assert_indexed(plans)
+    used = {n.get("Index Name") for plan in phone_plans for n in nodes(plan[0]["Plan"])}
+    if number.startswith("+1"):
+        assert {"ix_events_to_received", "ix_events_from_received"} <= used
+    # Each side stops after a page: no Sort of every match. (For a number on every event,
+    # walking the newest events and filtering is as good, and the planner may choose it.)
+    assert not [n for plan in phone_plans for n in nodes(plan[0]["Plan"])
+                if n["Node Type"] == "Sort"]
+
+
+@pytest.mark.skipif(not PG_URL, reason="query plans are PostgreSQL's; "
+                    "SWITCHBOARD_TEST_DATABASE_URL is set in CI")
+def test_console_home_reads_one_day_by_index(big_database):
+    """A day is 86,400 of the million seeded deliveries, one a second: read from
+    ix_deliveries_state_created a state at a time, and the queue through its indexes."""
+    from switchboard.operations.overview import overview
+
+    def home(conn) -> None:
+        assert sum(overview(conn, datetime.now(UTC))["deliveries"]["succeeded"]) > 80_000
+
+    assert_indexed(captured_plans(big_database, home))

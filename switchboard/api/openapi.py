@@ -331,6 +331,8 @@ def _webhook_paths() -> dict:
 
 
 def _op(operation_id: str, summary: str, responses: dict, **extra: Any) -> dict:
+    if "requestBody" in extra:  # Flask refuses a body over MAX_CONTENT_LENGTH before any view
+        responses = responses | {"413": _error("body over MAX_CONTENT_LENGTH")}
     return {"tags": ["admin"], "operationId": operation_id, "summary": summary,
             "responses": responses | ADMIN_ERRORS, **extra}
 

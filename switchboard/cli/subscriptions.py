@@ -1,4 +1,4 @@
-"""`switchboard subscriptions add|list|disable|enable|rotate-secret|delete`."""
+"""`switchboard subscriptions add|list|disable|enable|rotate-secret|delete|test`."""
 
 from __future__ import annotations
 
@@ -92,3 +92,20 @@ def delete(subscription_id: str) -> None:
     """Delete (softly: its delivery history is kept)."""
     _run(lambda conn, _: subs.delete(conn, subscription_id, clock.now()))
     click.echo(f"{subscription_id} deleted")
+
+
+@subscriptions.command("test")
+@click.argument("subscription_id")
+@with_appcontext
+def send_test(subscription_id: str) -> None:
+    """Send it a switchboard.test event (it alone, whatever its event types); a worker
+    delivers it, and `switchboard events show` prints the event with its attempts."""
+    from switchboard.operations.common import OperationError
+    from switchboard.operations.subscription_test_event import send_test_event
+
+    try:
+        sent = _run(lambda conn, _: send_test_event(conn, subscription_id, clock.now()))
+    except OperationError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(sent["event_id"])
+    click.echo(f"queued as delivery {sent['delivery_id']}", err=True)

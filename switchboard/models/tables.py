@@ -105,6 +105,9 @@ class Event(Base):
         # A message's history and the admin filter, with or without a vendor (0003, 0007).
         Index("ix_events_message", "message_id"),
         Index("ix_events_receipt", "receipt_id"),  # purge deletes receipts (0002)
+        # Phone search, newest first, one walk per side (0012).
+        Index("ix_events_to_received", text("(data ->> 'to')"), "received_at", "id"),
+        Index("ix_events_from_received", text("(data ->> 'from')"), "received_at", "id"),
         # The owed fan-outs only: as small as the workers' backlog (0009).
         Index("ix_events_fanout_owed", "id", postgresql_where=text("fanout_owed IS NOT NULL"),
               sqlite_where=text("fanout_owed IS NOT NULL")),

@@ -90,14 +90,14 @@ class QueueCollector:
         yield _gauge("switchboard_deliveries_dead",
                      "Deliveries out of retries, waiting for an operator", dead)
         yield _gauge("switchboard_oldest_pending_delivery_age_seconds",
-                     "Age of the oldest pending delivery (0 when none)", _age(now, oldest))
+                     "Age of the oldest pending delivery (0 when none)", age(now, oldest))
         yield _gauge("switchboard_fanouts_owed",
                      "Events stored whose fan-out no worker has expanded into deliveries yet",
                      owed)
         yield _gauge("switchboard_worker_lag_seconds",
                      "How long the most overdue pending delivery, or the oldest event owed its "
                      "fan-out, has been due: how far the workers are behind (0 when nothing "
-                     "is overdue)", max(_age(now, earliest_due), _age(now, oldest_owed)))
+                     "is overdue)", max(age(now, earliest_due), age(now, oldest_owed)))
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
@@ -106,7 +106,7 @@ def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
     return gauge
 
 
-def _age(now: datetime, since: datetime | None) -> float:
+def age(now: datetime, since: datetime | None) -> float:
     if since is None:
         return 0.0
     if since.tzinfo is None:  # aggregates skip the column type on some dialects

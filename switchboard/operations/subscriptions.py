@@ -8,7 +8,7 @@ import secrets as random_secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select, tuple_, update
 
 from switchboard.config import Settings
 from switchboard.events import isoformat
@@ -68,13 +68,18 @@ def _validate(url: Any, event_types: Any, vendors: Any, settings: Settings) -> N
             raise OperationError("vendors", f"unknown vendors: {', '.join(unknown)}")
 
 
+def _check_description(description: Any) -> None:
+    # PostgreSQL refuses a NUL in text with an error that would be a 503, not the caller's 400.
+    if not isinstance(description, str) or "\x00" in description:
+        raise OperationError("description", "description must be a string without NUL")
+
+
 def create(conn: Connection, settings: Settings, now: datetime, *, url: str,
            event_types: list[str], vendors: list[str] | None = None,
            description: str = "") -> tuple[dict, str]:
     """Store a new subscription; return it and its secret (shown this once)."""
     _validate(url, event_types, vendors, settings)
-    if not isinstance(description, str):
-        raise OperationError("description", "description must be a string")
+    _check_description(description)
     row = {"id": new_id("sub"), "url": url, "event_types": event_types,
            "vendors": vendors or None, "description": description, "active": True,
            "secret": new_secret(), "previous_secret": None, "previous_secret_until": None,
@@ -125,8 +130,8 @@ def update_fields(conn: Connection, settings: Settings, subscription_id: str,
               "vendors": list(row.vendors) if row.vendors else None} | {
         k: v for k, v in changes.items() if k in {"url", "event_types", "vendors"}}
     _validate(merged["url"], merged["event_types"], merged["vendors"], settings)
-    if "description" in changes and not isinstance(changes["description"], str):
-        raise OperationError("description", "description must be a string")
+    if "description" in changes:
+        _check_description(changes["description"])
     if "active" in changes and not isinstance(changes["active"], bool):
         raise OperationError("active", "active must be true or false")
     values = dict(changes)
@@ -160,3 +165,20 @@ def delete(conn: Connection, subscription_id: str, now: datetime) -> None:
     get_row(conn, subscription_id)
     conn.execute(update(_subs).where(_subs.c.id == subscription_id).values(
         deleted_at=now, active=False, disabled_reason="deleted"))
+
+
+def list_page(conn: Connection, args: Any) -> dict:
+    """{"subscriptions": [...], "next_cursor"}: newest first, keyset-paged like every admin
+    list (limit, cursor), deleted ones left out."""
+    from switchboard.operations.common import decode_cursor, limit_param, page, reject_unknown
+
+    reject_unknown(args, ("limit", "cursor"))
+    limit, cursor = limit_param(args), decode_cursor(args)
+    query = select(_subs).where(_subs.c.deleted_at.is_(None)) \
+        .order_by(_subs.c.created_at.desc(), _subs.c.id.desc())
+    if cursor is not None:
+        query = query.where(tuple_(_subs.c.created_at, _subs.c.id) < tuple_(
+            *cursor, types=(_subs.c.created_at.type, _subs.c.id.type)))
+    rows, next_cursor = page(conn.execute(query.limit(limit + 1)).all(), limit,
+                             lambda row: (row.created_at, row.id))
+    return {"subscriptions": [public(row) for row in rows], "next_cursor": next_cursor}

@@ -17,6 +17,7 @@ from flask import (
 
 from switchboard import clock
 from switchboard.api.console import auth
+from switchboard.api.console.display import age, when
 from switchboard.operations import deliveries as admin_deliveries
 from switchboard.operations import subscriptions as subs
 from switchboard.operations.common import OperationError
@@ -45,7 +46,7 @@ def _not_framed(response):
 
 @bp.app_context_processor
 def _globals():
-    return {"csrf_token": auth.csrf_token, "vendors": sorted(VENDORS),
+    return {"csrf_token": auth.csrf_token, "vendors": sorted(VENDORS), "when": when, "age": age,
             "pretty": lambda value: json.dumps(value, indent=2, default=str)}
 
 
@@ -55,7 +56,7 @@ def login():
         abort(503, description="the console is off: set SWITCHBOARD_ADMIN_TOKEN")
     if request.method == "POST":
         if auth.sign_in(request.form.get("token", "")):
-            return redirect(auth.local(request.args.get("next"), url_for("console.events")))
+            return redirect(auth.local(request.args.get("next"), url_for("console.home")))
         flash("That token is not the admin token.")
         return render_template("console/login.html"), 401
     return render_template("console/login.html")
@@ -68,7 +69,7 @@ def logout():
     return redirect(url_for("console.login"))
 
 
-@bp.route("/")
+@bp.route("/events")
 @auth.required
 def events():
     try:
@@ -100,14 +101,16 @@ def event(event_id: str):
 @bp.route("/deliveries")
 @auth.required
 def deliveries():
-    args = {"state": request.args.get("state", "dead"), "cursor": request.args.get("cursor")}
+    args = {"state": request.args.get("state", "dead"), "cursor": request.args.get("cursor"),
+            "subscription_id": request.args.get("subscription_id")}
     try:
         with _state().engine.connect() as conn:
             listing = admin_deliveries.list_deliveries(conn, args)
     except OperationError as exc:
         flash(exc.said())
         listing = {"deliveries": [], "next_cursor": None}
-    return render_template("console/deliveries.html", listing=listing, state=args["state"])
+    return render_template("console/deliveries.html", listing=listing, state=args["state"],
+                           subscription_id=args["subscription_id"])
 
 
 @bp.route("/deliveries/<delivery_id>/retry", methods=["POST"])
@@ -120,14 +123,6 @@ def retry_delivery(delivery_id: str):
     except OperationError as exc:
         flash(exc.said())
     return redirect(auth.local(request.form.get("back"), url_for("console.deliveries")))
-
-
-@bp.route("/subscriptions")
-@auth.required
-def subscriptions():
-    with _state().engine.connect() as conn:
-        listing = subs.list_all(conn)
-    return render_template("console/subscriptions.html", subscriptions=listing)
 
 
 @bp.route("/replay", methods=["GET", "POST"])

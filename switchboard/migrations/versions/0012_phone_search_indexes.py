@@ -1,0 +1,31 @@
+"""phone search: events by data.to and by data.from, newest first
+
+The console finds every event to or from one number (E.164). Each index is on the JSON
+field's text and then (received_at, id), so a search walks one index backwards per side
+and stops after a page, whatever the number's volume (a sender id shared by every outbound
+message has hundreds of thousands). `data ->> 'to'` reads the same on PostgreSQL and on
+SQLite (3.38 and newer), and a query must write it exactly so for the index to serve it.
+
+Revision ID: 0012
+Revises: 0009
+Create Date: 2026-11-30
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0012'
+down_revision = '0009'
+branch_labels = None
+depends_on = None
+
+
+
+def upgrade() -> None:
+    for name in ('to', 'from'):
+        op.create_index(f'ix_events_{name}_received', 'events',
+                        [sa.text(f"(data ->> '{name}')"), 'received_at', 'id'])
+
+
+def downgrade() -> None:
+    for name in ('from', 'to'):
+        op.drop_index(f'ix_events_{name}_received', table_name='events')

@@ -1,0 +1,28 @@
+"""SQL functions whose spelling differs by database, written once each as a SQLAlchemy
+construct, so a query using them is the same on PostgreSQL and SQLite."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+
+class hour_number(FunctionElement):  # noqa: N801 - read as a SQL function in a query
+    """Whole hours since 1970 (UTC) of a UtcDateTime column: an hourly bucket the database
+    computes once a row, for GROUP BY, where a CASE per bucket would cost 24 a row."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(hour_number, "postgresql")
+def _hour_number_postgresql(element, compiler, **kw):
+    return f"CAST(floor(extract(epoch FROM {compiler.process(element.clauses, **kw)}) / 3600) " \
+        "AS BIGINT)"
+
+
+@compiles(hour_number, "sqlite")
+def _hour_number_sqlite(element, compiler, **kw):
+    # Stored as naive UTC text (UtcDateTimeType), which strftime reads as UTC.
+    return f"(CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER) / 3600)"

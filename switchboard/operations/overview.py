@@ -1,0 +1,62 @@
+"""The last 24 hours at a glance, for the console's home page: callbacks stored per vendor
+per hour, failed receipts (proved but did not parse), deliveries by outcome, and the queue
+as /metrics reads it (worker lag, pending, dead letters).
+
+Each series is counted into hourly buckets by the database over one index range (receipts
+by state and time, deliveries by state and time): one day of index entries is read, and 24
+counts a key come back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Connection, func, select
+
+from switchboard.models import Delivery, Receipt
+from switchboard.models.functions import hour_number
+from switchboard.observability.metrics import DEAD, OWED, PENDING, age
+from switchboard.operations.subscription_health import hour_starts
+
+_r = Receipt.__table__
+_d = Delivery.__table__
+
+OUTCOMES = ("succeeded", "pending", "dead", "cancelled")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _hourly(conn: Connection, column, key, where: list, hours: list[datetime]) -> dict:
+    """{key value: [count per hour]}, counted by the database one row once."""
+    first = (hours[0] - EPOCH) // timedelta(hours=1)
+    bucket = hour_number(column)
+    series: dict = {}
+    query = select(key, bucket, func.count()).where(*where, column >= hours[0]) \
+        .group_by(key, bucket)
+    for name, hour, count in conn.execute(query):
+        index = int(hour) - first
+        if 0 <= index < len(hours):
+            series.setdefault(name, [0] * len(hours))[index] += count
+    return dict(sorted(series.items()))
+
+
+def overview(conn: Connection, now: datetime) -> dict:
+    hours = hour_starts(now)
+    callbacks = _hourly(conn, _r.c.received_at, _r.c.vendor, [_r.c.state == "parsed"], hours)
+    failed = _hourly(conn, _r.c.received_at, _r.c.vendor, [_r.c.state == "failed"], hours)
+    # A state at a time: each a range of ix_deliveries_state_created, read from the index
+    # alone, where one day grouped by state would make PostgreSQL read the whole table.
+    deliveries = {state: _hourly(conn, _d.c.created_at, _d.c.state, [_d.c.state == state],
+                                 hours).get(state, [0] * len(hours)) for state in OUTCOMES}
+    pending, oldest, earliest_due = conn.execute(PENDING).one()
+    owed, oldest_owed = conn.execute(OWED).one()
+    return {
+        "hours": hours,
+        "callbacks": callbacks,
+        "failed_receipts": failed,
+        "deliveries": deliveries,
+        "pending": pending,
+        "oldest_pending_age": age(now, oldest),
+        "dead": conn.execute(DEAD).scalar_one(),
+        "owed": owed,
+        # As switchboard_worker_lag_seconds: how long the most overdue work has been due.
+        "worker_lag": max(age(now, earliest_due), age(now, oldest_owed)),
+    }

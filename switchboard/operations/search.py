@@ -1,0 +1,86 @@
+"""Find things for operators from one search box: an event by its id, messages by their
+id (on any vendor), and events to or from a phone number in any format phonenumbers reads,
+matched as E.164 against the event's `to` and `from`.
+
+A phone search walks ix_events_to_received and ix_events_from_received backwards, one
+per side, each stopping after a page, and merges the two: fast whatever the number's
+volume, where an OR over both would sort every match first."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, String, literal_column, select, tuple_
+
+from switchboard.ids import id_pattern
+from switchboard.models import Event
+from switchboard.operations.common import (
+    OperationError,
+    decode_cursor,
+    limit_param,
+    page,
+    reject_unknown,
+    text_param,
+)
+from switchboard.operations.events import summary
+from switchboard.vendors.base import e164
+
+_e = Event.__table__
+PARAMETERS = ("q", "country", "limit", "cursor")
+# As the indexes of 0012 write them: a query must match the expression exactly.
+PARTIES = {name: literal_column(f"(data ->> '{name}')", String) for name in ("to", "from")}
+MESSAGES_SHOWN = 20
+
+
+def phone(query: str, country: str | None) -> str | None:
+    """The E.164 form of a number, or None when the text is not one for sure."""
+    number = e164(query, country)
+    return number if number and number.startswith("+") else None
+
+
+def search(conn: Connection, args: Mapping[str, Any]) -> dict:
+    """{"query", "event", "messages", "phone", "events", "next_cursor"}: every kind of match
+    the text could be, so a numeric message id and a phone number are both found."""
+    reject_unknown(args, PARAMETERS)
+    query = (text_param(args, "q") or "").strip()
+    if not query:
+        raise OperationError("q", "give an event id, a message id or a phone number")
+    country = text_param(args, "country")
+    if country is not None and not (len(country) == 2 and country.isalpha()):
+        raise OperationError("country", "country must be a two-letter ISO code such as GB")
+    limit, cursor = limit_param(args), decode_cursor(args)
+    found: dict[str, Any] = {"query": query, "event": None, "messages": [], "phone": None,
+                             "events": [], "next_cursor": None}
+    if re.fullmatch(id_pattern("evt"), query):
+        row = conn.execute(select(_e).where(_e.c.id == query)).first()
+        found["event"] = summary(row) if row is not None else None
+    if cursor is None:
+        found["messages"] = [
+            {"vendor": r.vendor, "message_id": r.message_id} for r in conn.execute(
+                select(_e.c.vendor, _e.c.message_id).where(_e.c.message_id == query)
+                .distinct().limit(MESSAGES_SHOWN))]
+    number = phone(query, country)
+    if number is not None:
+        found["phone"] = number
+        found["events"], found["next_cursor"] = by_phone(conn, number, limit, cursor)
+    return found
+
+
+def by_phone(conn: Connection, number: str, limit: int,
+             cursor: tuple[Any, str] | None) -> tuple[list[dict], str | None]:
+    """Events to or from `number`, newest first, keyset-paged."""
+    key = tuple_(_e.c.received_at, _e.c.id)
+    rows: dict[str, Any] = {}
+    for party in PARTIES.values():
+        query = select(_e).where(party == number) \
+            .order_by(_e.c.received_at.desc(), _e.c.id.desc()).limit(limit + 1)
+        if cursor is not None:
+            query = query.where(key < tuple_(*cursor, types=(_e.c.received_at.type,
+                                                             _e.c.id.type)))
+        for row in conn.execute(query):
+            rows[row.id] = row  # to and from the same number: one row
+    merged = sorted(rows.values(), key=lambda r: (r.received_at, r.id), reverse=True)
+    shown, next_cursor = page(merged[:limit + 1], limit, lambda r: (r.received_at, r.id))
+    return [summary(row) for row in shown], next_cursor
