@@ -95,6 +95,9 @@ class Event(Base):
     # True from ingest until a worker writes the event's delivery rows, then NULL; NULL on
     # late receipts, which owe nothing (0009).
     fanout_owed: Mapped[bool | None] = mapped_column(Boolean)
+    # Its place among its message's events (vendor, message_id) in the order they were
+    # stored, from 1; NULL without a message id. Deliveries follow it (0011).
+    sequence: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         # Admin lists read newest first under one filter (0004).
@@ -124,6 +127,17 @@ class MessageStatus(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     conflict_status: Mapped[str | None] = mapped_column(String(16))
     conflict_event_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class MessageSequence(Base):
+    """The last sequence given to each message's events: ingest takes the next from here,
+    in the event's transaction (0011)."""
+
+    __tablename__ = "message_sequences"
+
+    vendor: Mapped[str] = mapped_column(String(32), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer)
 
 
 class Subscription(Base):

@@ -17,6 +17,7 @@ from switchboard.models import Event, MessageStatus, Receipt
 from switchboard.router import outbox
 from switchboard.router.projection import CONFLICT, FANOUT, decide
 from switchboard.router.replay import ReplayRequest, ReplayResult, event_conditions
+from switchboard.router.statements import sql_for
 from switchboard.vendors.base import BadPayload, Inbound
 from switchboard.vendors.registry import get as get_vendor
 
@@ -127,7 +128,13 @@ def _one(conn: Connection, settings: Any, receipt: Any, report: dict,
         values = _values(event)
         if existing is None:
             event_id = new_id("evt")
+            sequence = None
+            if event.message_id is not None:  # the next of its message, as ingest numbers
+                sequence = conn.exec_driver_sql(
+                    sql_for(conn.dialect.name).next_sequence,
+                    (event.vendor, event.message_id, event.dedup_key)).scalar()
             conn.execute(_events.insert(), values | {
+                "sequence": sequence,
                 "id": event_id, "dedup_key": event.dedup_key, "receipt_id": receipt.id,
                 "vendor": event.vendor, "received_at": receipt.received_at,
                 "disposition": FANOUT, "raw": event.raw})

@@ -24,7 +24,8 @@ log = logging.getLogger("switchboard.worker")
 def event_payload(row: Any) -> dict:
     return {"id": row.event_id, "type": row.type, "vendor": row.vendor,
             "vendor_event_id": row.vendor_event_id, "occurred_at": isoformat(row.occurred_at),
-            "received_at": isoformat(row.received_at), "data": row.data, "raw": row.raw}
+            "received_at": isoformat(row.received_at), "sequence": row.sequence,
+            "data": row.data, "raw": row.raw}
 
 
 def run(row: Any, pool: Pool, settings: Settings, now: datetime) -> Outcome:

@@ -87,11 +87,11 @@ class Worker:
         in_flight: list[Sent] = []
         while not self.stopping.is_set():
             claimed: list[Sent] = []
-            expanded = 0
+            expanded = freed = 0
             try:
                 expanded, rows = self._claim()
                 claimed = self._send(rows)
-                self._record(in_flight)
+                freed = self._record(in_flight)
                 in_flight = claimed
             except DBAPIError as exc:
                 # The database may be restarting: keep every batch that was sent until it
@@ -102,7 +102,9 @@ class Worker:
                           str(exc.orig).splitlines()[0][:200])
                 self.stopping.wait(1.0)
                 continue
-            if not in_flight and not expanded and not self.stopping.is_set():
+            # A finished head frees the next event of its message at once: claim it now
+            # (no notification says so).
+            if not in_flight and not expanded and not freed and not self.stopping.is_set():
                 self.wakeup.wait(idle_wait)
         self._record_until_done(in_flight)
         if poller is not None:
@@ -186,9 +188,11 @@ class Worker:
         return (sent.target == "handler" and started is not None
                 and now - started > self.settings.delivery_timeout)
 
-    def _record(self, batch: list[Sent]) -> None:
+    def _record(self, batch: list[Sent]) -> int:
+        """Write the batch down; return how many of its deliveries of a message's event
+        (sequenced) it finished, each of which may let the next of its message go."""
         if not batch:
-            return
+            return 0
         running, overdue = self._settle(batch)
         unsettled = set(running) | {s.future for s in overdue}
         results = [(s, None if s.future.cancelled() else s.future.result())
@@ -222,6 +226,8 @@ class Worker:
             DELIVERIES.labels(target, attempt.outcome_name(outcome)).inc()
             if outcome.attempt is not None:
                 ATTEMPT_SECONDS.labels(target).observe(outcome.attempt["duration_ms"] / 1000)
+        sequenced = {s.row.id for s in batch if s.row.sequence is not None}
+        return sum(o.delivery_id in sequenced and o.state != "pending" for o in written)
 
     def _record_until_done(self, batch: list[Sent]) -> None:
         """On the way out: what was sent must be written down, even if the database is
