@@ -105,8 +105,9 @@ class Event(Base):
         Index("ix_events_vendor_received", "vendor", "received_at", "id"),
         Index("ix_events_type_received", "type", "received_at", "id"),
         Index("ix_events_status_received", "status", "received_at", "id"),
-        # A message's history and the admin filter, with or without a vendor (0003, 0007).
-        Index("ix_events_message", "message_id"),
+        # A message's history and the admin filter, with or without a vendor (0003, 0007);
+        # the claim's look for the earlier events of a message (0011).
+        Index("ix_events_message_sequence", "message_id", "vendor", "sequence"),
         Index("ix_events_receipt", "receipt_id"),  # purge deletes receipts (0002)
         # The owed fan-outs only: as small as the workers' backlog (0009).
         Index("ix_events_fanout_owed", "id", postgresql_where=text("fanout_owed IS NOT NULL"),

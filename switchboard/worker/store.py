@@ -32,17 +32,26 @@ _r = Receipt.__table__
 # workers keep it: on PostgreSQL a snapshot that shows an event shows every earlier one of
 # its message (ingest numbers them under the message's counter row lock, in commit order),
 # and expansion clears an owed mark in the transaction that writes its rows.
+# Each lookup matches one index whole, (message_id, vendor, sequence) and the unique (event,
+# target) ones, so no plan walks a vendor's events or every pending row, whatever the
+# statistics say (stale ones did, on a backlog that grew faster than ANALYZE ran).
 _earlier = _e.alias("earlier")
 _ahead = _d.alias("ahead")
+
+
+def _pending_ahead(target) -> Any:
+    return (exists().where(_ahead.c.event_id == _earlier.c.id, ~_ahead.c.replay,
+                           _ahead.c.state == "pending", target)
+            .correlate_except(_ahead))
+
+
 _held_back = (
     select(_earlier.c.id)
     .where(_earlier.c.message_id == _e.c.message_id, _earlier.c.vendor == _e.c.vendor,
            _earlier.c.sequence < _e.c.sequence,
-           or_(_earlier.c.fanout_owed.is_not(None), exists().where(
-               _ahead.c.event_id == _earlier.c.id, _ahead.c.state == "pending",
-               _ahead.c.replay.is_(False),
-               or_(_ahead.c.subscription_id == _d.c.subscription_id,
-                   _ahead.c.handler == _d.c.handler)).correlate_except(_ahead)))
+           or_(_earlier.c.fanout_owed.is_not(None),
+               _pending_ahead(_ahead.c.subscription_id == _d.c.subscription_id),
+               _pending_ahead(_ahead.c.handler == _d.c.handler)))
     .correlate_except(_earlier)
     .exists()
 )

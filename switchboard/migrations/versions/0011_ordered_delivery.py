@@ -7,6 +7,9 @@ upsert locks the message's counter row, so two receipts of one message committin
 are numbered in commit order, never both alike. Workers deliver a message's events to each
 target in this order.
 
+The index on message_id gains vendor and sequence: the workers' claim looks up the earlier
+events of a message by it (with any other index a planner walked the vendor's events).
+
 Existing events are numbered here, in the order they were received (received_at, then id,
 which sorts by creation), and each message's counter starts after its last event.
 
@@ -38,6 +41,9 @@ def upgrade() -> None:
         "SELECT id, row_number() OVER (PARTITION BY vendor, message_id "
         "ORDER BY received_at, id) AS n FROM events WHERE message_id IS NOT NULL"
         ") AS numbered WHERE events.id = numbered.id"))
+    op.create_index('ix_events_message_sequence', 'events',
+                    ['message_id', 'vendor', 'sequence'])
+    op.drop_index('ix_events_message', table_name='events')
     op.execute(sa.text(
         "INSERT INTO message_sequences (vendor, message_id, sequence) "
         "SELECT vendor, message_id, max(sequence) FROM events "
@@ -45,6 +51,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.create_index('ix_events_message', 'events', ['message_id'])
+    op.drop_index('ix_events_message_sequence', table_name='events')
     op.drop_table('message_sequences')
     with op.batch_alter_table('events') as batch:
         batch.drop_column('sequence')
