@@ -14,6 +14,9 @@
    each event owed its fan-out again, and its `sequence` set to NULL, which the claim reads
    as "not ordered" (same rows, same statements). Runs alternate ordered, unordered
    (--rounds 2: then unordered, ordered), each on a freshly vacuumed table on PostgreSQL.
+   Beside the rate, the CPU a delivery took (the worker's, and on PostgreSQL its server
+   processes'): on a machine other work shares, the rate swings with the neighbours and
+   the CPU much less.
 2. Failures: one message with 200 events (HonkIO verification.* receipts, which all fan
    out), to a sink that answers 500 to every third POST once (RETRY_SCHEDULE 0,0.2,...):
    every event must arrive, once accepted, in sequence order.
@@ -92,6 +95,31 @@ def three_per_message(messages: int):
             yield body(f"message.{status}", message_id, status)
 
 
+def cpu_seconds(pids) -> dict[int, float]:
+    """User and system CPU of each of these processes so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
+def worker_pids(engine, worker: subprocess.Popen) -> list[int]:
+    """The worker process, and on PostgreSQL the server processes of this database's
+    connections (the worker's pool; this script's own connection only waits)."""
+    if engine.dialect.name != "postgresql":
+        return [worker.pid]
+    with engine.connect() as conn:
+        backends = conn.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()")).scalars().all()
+    return [worker.pid, *backends]
+
+
 def reset(engine, ordered: bool) -> None:
     """The backlog as ingest left it: no delivery, every fan-out owed; the saved sequences
     back, or none (unordered)."""
@@ -167,16 +195,24 @@ def main() -> None:
                 reset(engine, ordered=kind == "ordered")
             sink_get(sink_port, "/reset")
             worker = spawn("-m", "switchboard.cli", "worker", "--concurrency", "16")
-            stats = wait_count(sink_port, total, timeout=600)
+            # CPU used while delivering (server processes included), from the first arrival
+            # (start-up left out) until the last, read before the worker stops.
+            first = wait_count(sink_port, 1, timeout=60)["count"]
+            before = cpu_seconds(worker_pids(engine, worker))
+            stats = wait_count(sink_port, total, timeout=900)
+            after = cpu_seconds(worker_pids(engine, worker))
+            cpu = sum(used - before.get(pid, 0.0) for pid, used in after.items())
             stop(worker)
             span = (stats["last"] or 0) - (stats["first"] or 0)
             per_second = (stats["count"] - 1) / span if span > 0 else float("nan")
             in_order = all(s is None for s in stats["sequences"]) if kind == "unordered" \
                 else None
             runs.append({"kind": kind, "deliveries_per_s": per_second,
+                         "cpu_ms_per_delivery": cpu * 1000 / max(1, stats["count"] - first),
                          "delivered": stats["count"], "unique": stats["unique"],
                          "sequences_null": in_order})
-            print(f"  {kind:<10} {per_second:8.0f} deliveries/s "
+            print(f"  {kind:<10} {per_second:8.0f} deliveries/s, "
+                  f"{runs[-1]['cpu_ms_per_delivery']:.2f} CPU ms each "
                   f"({stats['count']}/{total})", file=sys.stderr)
 
         # 2. one message, 200 events, every third POST refused once
@@ -194,10 +230,12 @@ def main() -> None:
         stop(worker)
         engine.dispose()
 
-    def median(kind: str) -> float:
-        return statistics.median(r["deliveries_per_s"] for r in runs if r["kind"] == kind)
+    def median(kind: str, figure: str = "deliveries_per_s") -> float:
+        return statistics.median(r[figure] for r in runs if r["kind"] == kind)
 
     ordered, unordered = median("ordered"), median("unordered")
+    cpu_ordered = median("ordered", "cpu_ms_per_delivery")
+    cpu_unordered = median("unordered", "cpu_ms_per_delivery")
     arrived = chain["sequences"]
     chain_ok = arrived == list(range(1, args.chain + 1)) and chain["unique"] == args.chain
     print(f"ordering benchmark ({backend}, one worker, concurrency 16)")
@@ -206,6 +244,10 @@ def main() -> None:
     print(f"{'deliveries/s, ordered':<46}{ordered:>12.0f}")
     print(f"{'deliveries/s, unordered (same backlog)':<46}{unordered:>12.0f}")
     print(f"{'ratio ordered / unordered (goal >= 0.9)':<46}{ordered / unordered:>12.2f}")
+    print(f"{'CPU ms a delivery, ordered / unordered':<46}"
+          f"{cpu_ordered:>5.2f} / {cpu_unordered:<5.2f}")
+    print(f"{'deliveries a CPU second, ordered / unordered':<46}"
+          f"{cpu_unordered / cpu_ordered:>12.2f}")
     print(f"{'one message: accepted / events':<46}{len(arrived):>6} / {args.chain:<5}")
     print(f"{'one message: refused once (500), retried':<46}{chain['refused']:>12}")
     print(f"{'one message: arrived in sequence order':<46}{'yes' if chain_ok else 'NO':>12}")
@@ -215,6 +257,8 @@ def main() -> None:
             "database": backend, "messages": args.messages, "events": total,
             "runs": runs, "ordered_per_s": ordered, "unordered_per_s": unordered,
             "ratio": ordered / unordered, "ratio_goal": RATIO_GOAL,
+            "cpu_ms_ordered": cpu_ordered, "cpu_ms_unordered": cpu_unordered,
+            "cpu_ratio": cpu_unordered / cpu_ordered,
             "chain_events": args.chain, "chain_accepted": len(arrived),
             "chain_refused": chain["refused"], "chain_in_order": chain_ok,
             "chain_seconds": chain_seconds,
