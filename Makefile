@@ -58,7 +58,7 @@ lint: $(STAMP)
 
 # One table of every benchmark figure against its goal (bench/scale.py); ~15-20 minutes with
 # PostgreSQL at 127.0.0.1:5432. Its parts: bench/ingest.py, bench/dispatch.py,
-# bench/large_callback.py.
+# bench/large_callback.py, bench/ordering.py.
 bench: $(STAMP)
 	$(BIN)/python bench/scale.py
 

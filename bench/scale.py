@@ -17,6 +17,9 @@ progress goes to stderr) and collects their `--json` results:
 - deliveries/s of one worker to bench/sink.py, expansion included, with a requests.Session
   loop as the baseline, and ingest->subscriber p50/p99 at a steady 200 callbacks/s with 5
   subscriptions (bench/dispatch.py);
+- deliveries/s of one worker with ordering against the same backlog without, 10,000
+  messages x 3 events, and one message's 200 events through a sink refusing every third
+  POST once, all arriving in order (bench/ordering.py);
 - on PostgreSQL, 1,000 callbacks x 50 subscriptions with two workers, one SIGKILLed
   halfway: deliveries that arrived at least once, and duplicates (bench/fleet.py);
 - events/s stored from one 1,000-message Phonify callback, against bare Flask answering the
@@ -134,6 +137,11 @@ def plan(opts: argparse.Namespace, workdir: Path) -> list[Job]:
         argv = [sys.executable, str(BENCH / "dispatch.py"), "--database", spec]
         argv += ["--smoke"] if opts.smoke else ["--events", str(opts.events)]
         jobs.append(Job(f"{db}:dispatch", argv, 600))
+    for db in databases:
+        spec = "sqlite" if db == "sqlite" else DEFAULT_PG_URL.replace("bench_ingest",
+                                                                      "bench_ordering")
+        argv = [sys.executable, str(BENCH / "ordering.py"), "--database", spec]
+        jobs.append(Job(f"{db}:ordering", argv + (["--smoke"] if opts.smoke else []), 900))
     if "postgresql" in databases:
         argv = [sys.executable, str(BENCH / "fleet.py"), "--database",
                 DEFAULT_PG_URL.replace("bench_ingest", "bench_fleet")]
@@ -283,6 +291,19 @@ def rows_for(db: str, jobs: dict[str, Job], opts) -> list[tuple[str, str, str, s
                      f"p50 <= {LATENCY_P50_GOAL_MS:.0f}, p99 <= {LATENCY_P99_GOAL_MS:.0f} ms",
                      verdict(d["latency_p50_ms"] <= LATENCY_P50_GOAL_MS
                              and d["latency_p99_ms"] <= LATENCY_P99_GOAL_MS)))
+    if not failed("ordering", "ordered delivery, one worker"):
+        o = jobs[f"{db}:ordering"].result
+        rows.append((f"{name}: deliveries/s ordered / unordered, "
+                     f"{o['messages']:,} messages x 3 events",
+                     f"{o['ratio']:.2f}x ({o['ordered_per_s']:,.0f} / "
+                     f"{o['unordered_per_s']:,.0f}/s)",
+                     f">= {o['ratio_goal']:.1f}x", verdict(o["ratio"] >= o["ratio_goal"])))
+        rows.append((f"{name}: one message, {o['chain_events']} events, every third POST "
+                     "refused once",
+                     f"{o['chain_accepted']} arrived, "
+                     f"{'in order' if o['chain_in_order'] else 'OUT OF ORDER'}, "
+                     f"{o['chain_refused']} retried, {o['chain_seconds']:.0f} s",
+                     "all, in order", verdict(o["chain_in_order"])))
     if db == "postgresql" and not failed("fleet", "two workers, one SIGKILLed"):
         f = jobs[f"{db}:fleet"].result
         rows.append((f"{name}: {f['callbacks']:,} callbacks x {f['subscriptions']} "

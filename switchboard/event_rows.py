@@ -23,6 +23,7 @@ def event_json(event_id: str, row: Any) -> dict:
         "vendor_event_id": row.vendor_event_id,
         "occurred_at": isoformat(row.occurred_at),
         "received_at": isoformat(row.received_at),
+        "sequence": row.sequence,
         "data": row.data,
         "raw": row.raw,
     }

@@ -25,6 +25,9 @@ class Subscriber:
         self.replies: deque[tuple[int, dict[str, str], bytes]] = deque()
         self.default: tuple[int, dict[str, str], bytes] = (200, {}, b'{"ok": true}')
         self.delay = 0.0
+        # Given each request as it arrives (under the lock): a reply of its own, or None for
+        # the scripted one.
+        self.answer = None
         self.lock = threading.Lock()
         subscriber = self
 
@@ -37,10 +40,13 @@ class Subscriber:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with subscriber.lock:
-                    subscriber.received.append(Received(dict(self.headers.items()), body,
-                                                        time.monotonic(), self.path))
-                    status, headers, reply = (subscriber.replies.popleft()
-                                              if subscriber.replies else subscriber.default)
+                    arrived = Received(dict(self.headers.items()), body, time.monotonic(),
+                                       self.path)
+                    subscriber.received.append(arrived)
+                    status, headers, reply = (
+                        subscriber.answer and subscriber.answer(arrived)
+                        or (subscriber.replies.popleft() if subscriber.replies
+                            else subscriber.default))
                 if subscriber.delay:
                     time.sleep(subscriber.delay)
                 self.send_response(status)

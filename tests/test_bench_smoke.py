@@ -34,3 +34,23 @@ def test_bench_ingest_smoke(tmp_path):
     assert switchboard["errors"] == 0
     assert switchboard["missing"] == 0
     assert switchboard["stored"] >= switchboard["accepted"]
+
+
+def test_bench_ordering_smoke(tmp_path):
+    """bench/ordering.py in its smoke mode: both backlogs delivered whole, the unordered one
+    without a sequence, and the one message's events all arrived in order despite the sink
+    refusing every third POST once."""
+    results = tmp_path / "ordering.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "ordering.py"), "--smoke", "--json",
+         str(results)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ratio ordered / unordered" in done.stdout
+    figures = json.loads(results.read_text())
+    assert [run["kind"] for run in figures["runs"]] == ["ordered", "unordered"]
+    assert all(run["delivered"] == run["unique"] == figures["events"]
+               for run in figures["runs"])
+    assert figures["runs"][1]["sequences_null"] is True
+    assert figures["chain_in_order"] is True
+    assert figures["chain_refused"] > 0

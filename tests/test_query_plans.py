@@ -29,7 +29,7 @@ INSERT INTO subscriptions (id, url, event_types, description, active, secret, cr
 VALUES ('sub_' || lpad('', 26, '0'), 'http://127.0.0.1:9/', '["*"]', '', true, 'whsec_x',
         now());
 INSERT INTO events (id, dedup_key, receipt_id, vendor, type, message_id, status,
-                    received_at, disposition, data)
+                    received_at, disposition, data, sequence)
 SELECT 'evt_' || lpad(n::text, 26, '0'), 'seed:' || n, 'rcv_seed',
        (ARRAY['honkio','canary','boomware','transmitsms','phonify'])[1 + mod(n, 5)],
        (ARRAY['message.delivered','message.sent','message.failed',
@@ -38,7 +38,8 @@ SELECT 'evt_' || lpad(n::text, 26, '0'), 'seed:' || n, 'rcv_seed',
        now() - (n || ' seconds')::interval, 'fanout',
        -- 10,000 customers; every event from one sender, the worst case for phone search
        json_build_object('to', '+1613555' || lpad(mod(n, 10000)::text, 4, '0'),
-                         'from', '+447700900000')
+                         'from', '+447700900000'),
+       1 + mod(n, 3)
 FROM generate_series(1, {rows}) AS n;
 INSERT INTO deliveries (id, event_id, subscription_id, state, attempts, next_attempt_at,
                         replay, created_at)
@@ -224,3 +225,20 @@ def test_console_home_reads_one_day_by_index(big_database):
         assert sum(overview(conn, datetime.now(UTC))["deliveries"]["succeeded"]) > 80_000
 
     assert_indexed(captured_plans(big_database, home))
+
+
+@pytest.mark.skipif(not PG_URL, reason="query plans are PostgreSQL's; "
+                    "SWITCHBOARD_TEST_DATABASE_URL is set in CI")
+def test_the_ordered_claim_reads_only_due_rows_and_their_messages(big_database):
+    """The claim's check for an earlier pending delivery of the same message goes through
+    the message's events and their deliveries by index, never a scan of either table."""
+    from switchboard.store.deliveries import CLAIM
+
+    compiled = CLAIM.compile(dialect=big_database.dialect)
+    params = compiled.params | {"now": datetime.now(UTC), "limit": 64, "worker": "w",
+                                "lease_until": datetime.now(UTC) + timedelta(minutes=1)}
+    with big_database.connect() as conn:
+        (plan,) = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled),
+                                       params).one()
+    plan = plan if isinstance(plan, list) else json.loads(plan)
+    assert_indexed([plan])

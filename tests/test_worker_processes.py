@@ -91,6 +91,47 @@ def test_two_workers_share_500_deliveries(client, engine, settings, subscriber, 
         assert b'"outcome": "succeeded"' in (tmp_path / f"{name}.log").read_bytes()
 
 
+def test_two_workers_deliver_each_messages_receipts_in_order(
+        client, engine, settings, subscriber, start_worker, tmp_path):
+    """The subscriber answers 500 to each message's first message.sent and 200 after; its
+    delivered is stored a moment later, while sent waits for its retry. Two worker processes
+    share the work, and every message still arrives sent, sent, delivered: never delivered
+    before its sent, which the claim holds back whichever worker looks."""
+    subscribe(engine, settings, subscriber.url)
+    refused: set[str] = set()
+
+    def answer(arrived):
+        event = json.loads(arrived.body)
+        message = event["data"]["message_id"]
+        if event["type"] == "message.sent" and message not in refused:
+            refused.add(message)
+            return 500, {}, b""
+        return None
+
+    subscriber.answer = answer
+    for name in ("a", "b"):
+        start_worker("--concurrency", "4", name=name, retry_schedule="0,0.3,1,2")
+    wait_until(lambda: all(b'started"' in (tmp_path / f"{name}.log").read_bytes()
+                           for name in ("a", "b")))
+    messages = [f"msg_{i:03d}_{os.getpid()}" for i in range(60)]
+    for message in messages:
+        send_honkio(client, "sent", message)
+        time.sleep(0.01)
+        send_honkio(client, "delivered", message)
+    subscriber.wait_for(3 * len(messages), timeout=60)
+    time.sleep(0.5)  # a double send would land now
+    seen: dict[str, list] = {}
+    for arrived in subscriber.received:
+        event = json.loads(arrived.body)
+        seen.setdefault(event["data"]["message_id"], []).append(
+            (event["type"], event["sequence"]))
+    expected = [("message.sent", 1), ("message.sent", 1), ("message.delivered", 2)]
+    assert {message: seen.get(message) for message in messages} \
+        == {message: expected for message in messages}
+    for name in ("a", "b"):  # both took part
+        assert b'"outcome": "succeeded"' in (tmp_path / f"{name}.log").read_bytes()
+
+
 def test_killed_worker_deliveries_are_taken_over_after_the_lease(
         client, engine, settings, subscriber, start_worker):
     subscribe(engine, settings, subscriber.url)

@@ -94,6 +94,11 @@ EVENT_FIELDS = {
     "id": _ref("EventId"), "type": {"type": "string", "examples": ["message.delivered"]},
     "vendor": _ref("Vendor"), "vendor_event_id": NULL_STR, "occurred_at": NULL_TIME,
     "received_at": {"$ref": TIME},
+    "sequence": {"type": ["integer", "null"], "minimum": 1,
+                 "description": "1 for the first event stored for its message (vendor and "
+                                "message_id), one more for each later one; null without a "
+                                "message_id. Each subscriber and handler gets a message's "
+                                "events in this order"},
     "data": _object(
         message_id=NULL_STR, direction={"enum": ["inbound", "outbound", None]},
         status=_nullable(_ref("Status")), vendor_status=NULL_STR,

@@ -17,7 +17,7 @@ SECRET = "whsec_kY3u0m1mS8rW5xq2oZ9b4Vt7nF6pL0eA"  # noqa: S105 - an example, in
 EVENT = {
     "id": EVENT_ID, "type": "message.delivered", "vendor": "honkio",
     "vendor_event_id": "evt_9f2c1a7e3b", "occurred_at": "2026-11-22T05:00:00Z",
-    "received_at": RECEIVED,
+    "received_at": RECEIVED, "sequence": 2,
     "data": {"message_id": MESSAGE_ID, "direction": "outbound", "status": "delivered",
              "vendor_status": "delivered", "from": None, "to": "+16135550199", "text": None,
              "parts": None, "error_code": None, "account_id": "acc_01HXYZ4B5C6D7E8F9G0H1J2K3L"},

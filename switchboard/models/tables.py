@@ -95,6 +95,9 @@ class Event(Base):
     # True from ingest until a worker writes the event's delivery rows, then NULL; NULL on
     # late receipts, which owe nothing (0009).
     fanout_owed: Mapped[bool | None] = mapped_column(Boolean)
+    # Its place among its message's events (vendor, message_id) in the order they were
+    # stored, from 1; NULL without a message id. Deliveries follow it (0011).
+    sequence: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         # Admin lists read newest first under one filter (0004).
@@ -102,8 +105,9 @@ class Event(Base):
         Index("ix_events_vendor_received", "vendor", "received_at", "id"),
         Index("ix_events_type_received", "type", "received_at", "id"),
         Index("ix_events_status_received", "status", "received_at", "id"),
-        # A message's history and the admin filter, with or without a vendor (0003, 0007).
-        Index("ix_events_message", "message_id"),
+        # A message's history and the admin filter, with or without a vendor (0003, 0007);
+        # the claim's look for the earlier events of a message (0011).
+        Index("ix_events_message_sequence", "message_id", "vendor", "sequence"),
         Index("ix_events_receipt", "receipt_id"),  # purge deletes receipts (0002)
         # Phone search, newest first, one walk per side (0012).
         Index("ix_events_to_received", text("(data ->> 'to')"), "received_at", "id"),
@@ -127,6 +131,17 @@ class MessageStatus(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     conflict_status: Mapped[str | None] = mapped_column(String(16))
     conflict_event_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class MessageSequence(Base):
+    """The last sequence given to each message's events: ingest takes the next from here,
+    in the event's transaction (0011)."""
+
+    __tablename__ = "message_sequences"
+
+    vendor: Mapped[str] = mapped_column(String(32), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer)
 
 
 class Subscription(Base):

@@ -16,6 +16,7 @@ from switchboard.ids import new_id
 from switchboard.models import Event, MessageStatus, Receipt
 from switchboard.operations.replay import ReplayRequest, ReplayResult, event_conditions
 from switchboard.router.projection import CONFLICT, FANOUT, decide
+from switchboard.store.statements import next_sequence
 from switchboard.vendors.base import BadPayload, Inbound
 from switchboard.vendors.registry import get as get_vendor
 from switchboard.worker import outbox
@@ -127,7 +128,12 @@ def _one(conn: Connection, settings: Any, receipt: Any, report: dict,
         values = _values(event)
         if existing is None:
             event_id = new_id("evt")
+            sequence = None
+            if event.message_id is not None:  # the next of its message, as ingest numbers
+                sequence = next_sequence(conn, event.vendor, event.message_id,
+                                         event.dedup_key)
             conn.execute(_events.insert(), values | {
+                "sequence": sequence,
                 "id": event_id, "dedup_key": event.dedup_key, "receipt_id": receipt.id,
                 "vendor": event.vendor, "received_at": receipt.received_at,
                 "disposition": FANOUT, "raw": event.raw})

@@ -57,6 +57,7 @@ class _Pending:
     def __init__(self, event: NormalizedEvent, receipt_id: str, received_at, at) -> None:
         self.event = event
         self.event_id = new_id("evt")
+        # EVENT_COLUMNS but the last, sequence: that is taken inside the transaction.
         self.params = (self.event_id, event.dedup_key, receipt_id, event.vendor, event.type,
                        event.vendor_event_id, event.message_id, event.status,
                        at(event.occurred_at), received_at, FANOUT, dumps(event.data),
@@ -70,6 +71,10 @@ class _Pending:
         # Whether this receipt created its message's status row; None: it does not project.
         self.status_created: bool | None = None
 
+    def sequence_key(self) -> tuple:
+        """vendor, message_id and dedup_key: statements.next_sequence's parameters."""
+        return self.event.vendor, self.event.message_id, self.event.dedup_key
+
     def status_values(self) -> tuple:
         """vendor, message_id, status and rank of the status row this event starts."""
         event = self.event
@@ -81,7 +86,11 @@ class _Pending:
         rows are left unread stays an open statement, and SQLite's work on each further one
         grows with how many are open: the time of a callback would grow with the square of
         its events, all of it under the database's one write lock."""
-        self.went_in = bool(tx.execute(sql.insert_event, self.params).fetchall())
+        sequence = None
+        if self.event.message_id is not None:
+            taken = tx.execute(sql.next_sequence, self.sequence_key()).fetchone()
+            sequence = taken[0] if taken else None
+        self.went_in = bool(tx.execute(sql.insert_event, (*self.params, sequence)).fetchall())
         if self.projects:
             self.status_created = bool(tx.execute(
                 sql.insert_status,
@@ -90,10 +99,13 @@ class _Pending:
     def send_combined(self, tx: RawTransaction, sql: IngestSql, receipt: tuple | None,
                       received_at) -> None:
         """PostgreSQL: one statement (statements._combined), with the receipt if given."""
-        params = self.params if receipt is None else receipt + self.params
+        sequenced = self.event.message_id is not None
+        params = (() if receipt is None else receipt) \
+            + (self.sequence_key() if sequenced else ()) + self.params
         if self.projects:
             params += (*self.status_values(), received_at)
-        self._cursor = tx.execute(sql.combined[receipt is not None, self.projects], params)
+        self._cursor = tx.execute(sql.combined[receipt is not None, self.projects, sequenced],
+                                  params)
         self._combined = True
 
     def read(self) -> None:

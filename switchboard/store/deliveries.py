@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, or_, select, update
+from sqlalchemy import Connection, bindparam, exists, or_, select, update
 
 from switchboard.models import Delivery, Event, Receipt, Subscription
 from switchboard.store.statements import json_time_writer, time_writer
@@ -26,13 +26,45 @@ _e = Event.__table__
 _s = Subscription.__table__
 _r = Receipt.__table__
 
+# Order: a delivery waits while an earlier event of its message (lower sequence) still owes
+# its fan-out, or has a delivery to the same target still pending, claimed or not; a replay
+# neither waits nor holds. A head that succeeds, dies or is cancelled is no longer pending,
+# so the next is claimable in the same commit. Decided here, in the claim, so any number of
+# workers keep it: on PostgreSQL a snapshot that shows an event shows every earlier one of
+# its message (ingest numbers them under the message's counter row lock, in commit order),
+# and expansion clears an owed mark in the transaction that writes its rows.
+# Each lookup matches one index whole, (message_id, vendor, sequence) and the unique (event,
+# target) ones, so no plan walks a vendor's events or every pending row, whatever the
+# statistics say (stale ones did, on a backlog that grew faster than ANALYZE ran).
+_earlier = _e.alias("earlier")
+_ahead = _d.alias("ahead")
+
+
+def _pending_ahead(target) -> Any:
+    return (exists().where(_ahead.c.event_id == _earlier.c.id, ~_ahead.c.replay,
+                           _ahead.c.state == "pending", target)
+            .correlate_except(_ahead))
+
+
+_held_back = (
+    select(_earlier.c.id)
+    .where(_earlier.c.message_id == _e.c.message_id, _earlier.c.vendor == _e.c.vendor,
+           _earlier.c.sequence < _e.c.sequence,
+           or_(_earlier.c.fanout_owed.is_not(None),
+               _pending_ahead(_ahead.c.subscription_id == _d.c.subscription_id),
+               _pending_ahead(_ahead.c.handler == _d.c.handler)))
+    .correlate_except(_earlier)
+    .exists()
+)
 _due = (
     select(_d.c.id)
+    .join(_e, _e.c.id == _d.c.event_id)
     .where(_d.c.state == "pending", _d.c.next_attempt_at <= bindparam("now"),
-           or_(_d.c.lease_until.is_(None), _d.c.lease_until < bindparam("now")))
+           or_(_d.c.lease_until.is_(None), _d.c.lease_until < bindparam("now")),
+           or_(_d.c.replay.is_(True), _e.c.sequence.is_(None), ~_held_back))
     .order_by(_d.c.next_attempt_at)
     .limit(bindparam("limit"))
-    .with_for_update(skip_locked=True)
+    .with_for_update(of=_d, skip_locked=True)
 )
 CLAIM = (
     update(_d)
@@ -43,7 +75,7 @@ CLAIM = (
 DETAILS = (
     select(_d.c.id, _d.c.event_id, _d.c.subscription_id, _d.c.handler, _d.c.attempts,
            _e.c.type, _e.c.vendor, _e.c.vendor_event_id, _e.c.occurred_at, _e.c.received_at,
-           _e.c.data, _e.c.raw, _s.c.url, _s.c.active, _s.c.deleted_at, _s.c.secret,
+           _e.c.sequence, _e.c.data, _e.c.raw, _s.c.url, _s.c.active, _s.c.deleted_at, _s.c.secret,
            _s.c.previous_secret, _s.c.previous_secret_until, _r.c.request_id)
     .join(_e, _e.c.id == _d.c.event_id)
     .outerjoin(_s, _s.c.id == _d.c.subscription_id)

@@ -18,13 +18,13 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 RECEIPT_COLUMNS = ("id", "vendor", "received_at", "method", "content_type", "query_string",
                    "headers", "body", "state", "error", "request_id")
 EVENT_COLUMNS = ("id", "dedup_key", "receipt_id", "vendor", "type", "vendor_event_id",
                  "message_id", "status", "occurred_at", "received_at", "disposition", "data",
-                 "raw", "fanout_owed")
+                 "raw", "fanout_owed", "sequence")
 STATUS_COLUMNS = ("vendor", "message_id", "status", "rank", "event_id", "updated_at")
 JSON_COLUMNS = frozenset({"headers", "data", "raw"})
 # Workers LISTEN here: a new owed fan-out or a delivery due again wakes them.
@@ -40,19 +40,43 @@ class IngestSql:
     # before (its id exists), so it is sent without reading the event insert's answer first;
     # RETURNING rank: the row is new.
     insert_status: str
+    # The next sequence of a message's events (vendor, message_id, then the event's
+    # dedup_key): RETURNING it, or no row when the event is already stored (a duplicate takes
+    # no number). The upsert locks the message's counter row until commit, so concurrent
+    # receipts of one message are numbered in the order they commit.
+    next_sequence: str
     # PostgreSQL only (None on SQLite, which has no INSERT in WITH): the receipt (for the
-    # first event), the event and its status row in one statement; see _combined().
-    combined: dict[tuple[bool, bool], str] | None
+    # first event), its sequence (when it has a message id), the event and its status row in
+    # one statement; see _combined(). Keyed by (with receipt, projects, sequenced).
+    combined: dict[tuple[bool, bool, bool], str] | None
     lock_status: str
     advance_status: str
     record_conflict: str
     set_disposition: str  # a late receipt: stored, owing no fan-out
 
 
-def _insert(table: str, columns: tuple[str, ...], mark: str, postgresql: bool) -> str:
-    values = ", ".join(f"{mark}::json" if postgresql and c in JSON_COLUMNS else mark
+def _insert(table: str, columns: tuple[str, ...], mark: str, postgresql: bool,
+            **given: str) -> str:
+    """`given`: a column's SQL where it is not a parameter."""
+    values = ", ".join(given[c] if c in given else
+                       f"{mark}::json" if postgresql and c in JSON_COLUMNS else mark
                        for c in columns)
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"
+
+
+def _next_sequence(mark: str) -> str:
+    return ("INSERT INTO message_sequences (vendor, message_id, sequence) "
+            f"SELECT {mark}, {mark}, 1 WHERE NOT EXISTS "
+            f"(SELECT 1 FROM events WHERE dedup_key = {mark}) "
+            "ON CONFLICT (vendor, message_id) DO UPDATE "
+            "SET sequence = message_sequences.sequence + 1 RETURNING sequence")
+
+
+def next_sequence(conn: Connection, vendor: str, message_id: str, dedup_key: str) -> int | None:
+    """Take the next number of a message's events in the caller's transaction (None when the
+    event is already stored), as ingest does: for renormalize's new events."""
+    return conn.exec_driver_sql(sql_for(conn.dialect.name).next_sequence,
+                                (vendor, message_id, dedup_key)).scalar()
 
 
 @cache
@@ -69,8 +93,10 @@ def sql_for(dialect_name: str) -> IngestSql:
         insert_status=f"INSERT INTO message_status ({', '.join(STATUS_COLUMNS)}) "
         f"SELECT {status_values} WHERE EXISTS (SELECT 1 FROM events WHERE id = {mark}) "
         "ON CONFLICT (vendor, message_id) DO NOTHING RETURNING rank",
-        combined={(receipt, projects): _combined(receipt, projects)
-                  for receipt in (True, False) for projects in (True, False)} if pg else None,
+        next_sequence=_next_sequence(mark),
+        combined={(receipt, projects, sequenced): _combined(receipt, projects, sequenced)
+                  for receipt in (True, False) for projects in (True, False)
+                  for sequenced in (True, False)} if pg else None,
         # FOR UPDATE serialises receipts of one message on PostgreSQL; SQLite has no row
         # locks but holds the database write lock from the receipt insert on.
         lock_status="SELECT status, rank, conflict_status FROM message_status "
@@ -84,12 +110,14 @@ def sql_for(dialect_name: str) -> IngestSql:
     )
 
 
-def _combined(with_receipt: bool, projects: bool) -> str:
-    """One PostgreSQL statement for the receipt (when `with_receipt`), the event, and (when
-    it `projects`) the message's first status row, which goes in only if the event did.
+def _combined(with_receipt: bool, projects: bool, sequenced: bool) -> str:
+    """One PostgreSQL statement for the receipt (when `with_receipt`), the event's sequence
+    (when it is `sequenced`: it has a message id), the event, and (when it `projects`) the
+    message's first status row, which goes in only if the event did.
 
-    Parameters: the receipt's (RECEIPT_COLUMNS), the event's (EVENT_COLUMNS), then vendor,
-    message_id, status, rank and updated_at for the status row. Answers one row: the event's
+    Parameters: the receipt's (RECEIPT_COLUMNS), then vendor, message_id and dedup_key for
+    the sequence, the event's (EVENT_COLUMNS but sequence), then vendor, message_id, status,
+    rank and updated_at for the status row. Answers one row: the event's
     id if it went in (else NULL: a duplicate), the status row's rank if that was created, and
     the void of pg_notify, called only when the event went in: delivered at commit (never for
     a rolled-back duplicate), it wakes the workers to expand the event's fan-out, and
@@ -102,7 +130,10 @@ def _combined(with_receipt: bool, projects: bool) -> str:
     parts = []
     if with_receipt:
         parts.append(f"r AS ({_insert('receipts', RECEIPT_COLUMNS, '%s', True)})")
-    parts.append(f"e AS ({_insert('events', EVENT_COLUMNS, '%s', True)} "
+    if sequenced:
+        parts.append(f"q AS ({_next_sequence('%s')})")
+    sequence = "(SELECT sequence FROM q)" if sequenced else "NULL"
+    parts.append(f"e AS ({_insert('events', EVENT_COLUMNS, '%s', True, sequence=sequence)} "
                  "ON CONFLICT (dedup_key) DO NOTHING RETURNING id)")
     rank = "NULL::integer"
     if projects:

@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import Engine
@@ -70,6 +70,7 @@ class Worker:
         self.stuck = 0  # attempts still running when the grace period ran out
         self.started: dict[tuple[str, int], float] = {}  # (delivery, attempts): its start
         self.hung: set[Future] = set()  # handlers recorded as timed out, still running
+        self.soonest_retry: datetime | None = None  # of the retries it wrote since it waited
 
     def run_once(self) -> int:
         """Expand a batch of owed fan-outs, claim and attempt one batch of deliveries, and
@@ -88,11 +89,11 @@ class Worker:
         in_flight: list[Sent] = []
         while not self.stopping.is_set():
             claimed: list[Sent] = []
-            expanded = 0
+            expanded = freed = 0
             try:
                 expanded, rows = self._claim()
                 claimed = self._send(rows)
-                self._record(in_flight)
+                freed = self._record(in_flight)
                 in_flight = claimed
             except DBAPIError as exc:
                 # The database may be restarting: keep every batch that was sent until it
@@ -103,12 +104,23 @@ class Worker:
                           str(exc.orig).splitlines()[0][:200])
                 self.stopping.wait(1.0)
                 continue
-            if not in_flight and not expanded and not self.stopping.is_set():
-                self.wakeup.wait(idle_wait)
+            # A finished head frees the next event of its message at once: claim it now
+            # (no notification says so).
+            if not in_flight and not expanded and not freed and not self.stopping.is_set():
+                self.wakeup.wait(self._idle_wait(idle_wait))
         self._record_until_done(in_flight)
         if poller is not None:
             poller.join(timeout=self.settings.delivery_timeout + 5)
         log.info("worker %s stopped", self.id)
+
+    def _idle_wait(self, longest: float) -> float:
+        """Until a retry this worker scheduled falls due, if that is sooner: no notification
+        says so, and on PostgreSQL the wait is otherwise long (the rest of a message's events
+        wait behind that retry)."""
+        soonest, self.soonest_retry = self.soonest_retry, None
+        if soonest is None:
+            return longest
+        return min(longest, max(0.0, (soonest - clock.now()).total_seconds()))
 
     def _start_phonify_poller(self) -> threading.Thread | None:
         """Phonify has no webhooks: when its API is configured, the worker polls it."""
@@ -187,9 +199,11 @@ class Worker:
         return (sent.target == "handler" and started is not None
                 and now - started > self.settings.delivery_timeout)
 
-    def _record(self, batch: list[Sent]) -> None:
+    def _record(self, batch: list[Sent]) -> int:
+        """Write the batch down; return how many of its deliveries of a message's event
+        (sequenced) it finished, each of which may let the next of its message go."""
         if not batch:
-            return
+            return 0
         running, overdue = self._settle(batch)
         unsettled = set(running) | {s.future for s in overdue}
         results = [(s, None if s.future.cancelled() else s.future.result())
@@ -223,6 +237,11 @@ class Worker:
             DELIVERIES.labels(target, attempt.outcome_name(outcome)).inc()
             if outcome.attempt is not None:
                 ATTEMPT_SECONDS.labels(target).observe(outcome.attempt["duration_ms"] / 1000)
+        retries = [o.next_attempt_at for o in written if o.state == "pending"]
+        if retries:
+            self.soonest_retry = min(retries + [self.soonest_retry or retries[0]])
+        sequenced = {s.row.id for s in batch if s.row.sequence is not None}
+        return sum(o.delivery_id in sequenced and o.state != "pending" for o in written)
 
     def _record_until_done(self, batch: list[Sent]) -> None:
         """On the way out: what was sent must be written down, even if the database is

@@ -7,14 +7,14 @@ message has hundreds of thousands). `data ->> 'to'` reads the same on PostgreSQL
 SQLite (3.38 and newer), and a query must write it exactly so for the index to serve it.
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-11-30
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0012'
-down_revision = '0009'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
