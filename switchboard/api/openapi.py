@@ -16,7 +16,7 @@ from switchboard.admin.deliveries import STATES
 from switchboard.api import openapi_examples as ex
 from switchboard.api import webhooks
 from switchboard.api.errors import error_response
-from switchboard.events import STATUS_RANK
+from switchboard.events import REASONS, STATUS_RANK
 from switchboard.ids import id_pattern
 from switchboard.router.projection import CONFLICT, FANOUT, SUPERSEDED
 from switchboard.router.replay import MAX_EVENT_IDS
@@ -67,6 +67,11 @@ VOCABULARY: dict[str, Any] = {
     "Status": {"type": "string", "enum": list(STATUS_RANK),
                "description": "normalised message status; a message only moves up this list "
                               "(delivered, undelivered, expired, rejected, failed are final)"},
+    "Reason": {"type": "string", "enum": list(REASONS),
+               "description": "why a message failed or was refused: "
+                              + "; ".join(f"{k}: {v}" for k, v in REASONS.items())},
+    "Country": {"type": "string", "pattern": "^[A-Z]{2}$",
+                "description": "ISO 3166 alpha-2, from the number's numbering plan"},
     "DeliveryState": {"type": "string", "enum": list(STATES)},
     "Disposition": {"type": "string", "enum": [FANOUT, SUPERSEDED, CONFLICT],
                     "description": "fanout: sent on; superseded: a late receipt, stored only; "
@@ -97,8 +102,16 @@ EVENT_FIELDS = {
     "data": _object(
         message_id=NULL_STR, direction={"enum": ["inbound", "outbound", None]},
         status=_nullable(_ref("Status")), vendor_status=NULL_STR,
-        **{"from": NULL_STR}, to=NULL_STR, text=NULL_STR,
-        parts={"type": ["integer", "null"]}, error_code=NULL_STR, account_id=NULL_STR)
+        **{"from": NULL_STR}, to=NULL_STR,
+        country=_nullable(_ref("Country")) | {
+            "description": "the other party's: the recipient's outbound, the sender's inbound"},
+        text=NULL_STR, parts={"type": ["integer", "null"]}, error_code=NULL_STR,
+        reason=_nullable(_ref("Reason")) | {
+            "description": "failures and opt-outs only; null on every other event"},
+        permanent={"type": ["boolean", "null"],
+                   "description": "true: resending to this number cannot succeed; false: it "
+                                  "may (a soft bounce); null: the provider does not say"},
+        account_id=NULL_STR)
     | {"description": "the normalised event; a vendor may add fields of its own"},
     "message_id": NULL_STR, "status": _nullable(_ref("Status")),
     "receipt_id": _ref("ReceiptId"), "disposition": _ref("Disposition"),

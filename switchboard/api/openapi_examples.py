@@ -19,8 +19,9 @@ EVENT = {
     "vendor_event_id": "evt_9f2c1a7e3b", "occurred_at": "2026-11-22T05:00:00Z",
     "received_at": RECEIVED,
     "data": {"message_id": MESSAGE_ID, "direction": "outbound", "status": "delivered",
-             "vendor_status": "delivered", "from": None, "to": "+16135550199", "text": None,
-             "parts": None, "error_code": None, "account_id": "acc_01HXYZ4B5C6D7E8F9G0H1J2K3L"},
+             "vendor_status": "delivered", "from": None, "to": "+16135550199", "country": "CA",
+             "text": None, "parts": None, "error_code": None, "reason": None, "permanent": None,
+             "account_id": "acc_01HXYZ4B5C6D7E8F9G0H1J2K3L"},
     "message_id": MESSAGE_ID, "status": "delivered", "receipt_id": RECEIPT_ID,
     "disposition": "fanout",
 }

@@ -181,6 +181,8 @@ def test_inbound_shape(client, frozen_clock):
         "data": {"message_id": "fffeee-qqdqqq-gfrgrgr-vvvvvvv", "direction": "inbound",
                  "status": None, "vendor_status": None, "from": "+447700900001",
                  "to": "+447700900000", "text": "Hello world", "parts": 1, "error_code": None,
+                 "country": None,
+                 "reason": None, "permanent": None,
                  "account_id": None},
         "raw": sample_json(INBOUND),
     }

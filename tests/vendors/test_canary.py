@@ -258,6 +258,8 @@ def test_event_shape(client, frozen_clock):
         "data": {"message_id": "msg_abc123", "direction": "outbound",
                  "status": "delivered", "vendor_status": "delivered", "from": None,
                  "to": "+15551234567", "text": None, "parts": None, "error_code": None,
+                 "country": None,
+                 "reason": None, "permanent": None,
                  "account_id": None},
         "raw": json.loads(BODY),
     }

@@ -196,6 +196,8 @@ def test_event_shape(client, frozen_clock):
         "data": {"message_id": "msg_01HXYZ7M8N9P0Q1R2S3T4V5W6X", "direction": "outbound",
                  "status": "delivered", "vendor_status": "delivered", "from": None,
                  "to": "+16135550199", "text": None, "parts": None, "error_code": None,
+                 "country": "CA",
+                 "reason": None, "permanent": None,
                  "account_id": "acc_01HXYZ4B5C6D7E8F9G0H1J2K3L"},
         "raw": json.loads(SAMPLE),
     }

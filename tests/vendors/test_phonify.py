@@ -260,6 +260,8 @@ def test_event_shape(client, frozen_clock):
         "data": {"message_id": "5f1c2a9e7b", "direction": "outbound", "status": "sent",
                  "vendor_status": "sent", "from": "+34911000000", "to": "+34600000000",
                  "text": "Your order #29211 received", "parts": None, "error_code": None,
+                 "country": "ES",
+                 "reason": None, "permanent": None,
                  "account_id": None},
         "raw": sample_json(SENT),
     }
