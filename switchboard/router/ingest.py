@@ -23,7 +23,13 @@ from sqlalchemy import Engine
 from switchboard.events import STATUS_RANK, NormalizedEvent
 from switchboard.ids import new_id
 from switchboard.models.db import RawTransaction
-from switchboard.router.projection import FANOUT, project
+from switchboard.router.projection import (
+    FANOUT,
+    Terminal,
+    first_facts,
+    observe_terminal,
+    project,
+)
 from switchboard.router.statements import IngestSql, dumps, sql_for, time_writer
 from switchboard.vendors.base import Inbound
 
@@ -52,7 +58,7 @@ class _Pending:
     PostgreSQL they arrive when the pipeline is read)."""
 
     __slots__ = ("event", "event_id", "params", "projects", "_cursor", "_combined", "went_in",
-                 "status_created")
+                 "status_created", "terminal")
 
     def __init__(self, event: NormalizedEvent, receipt_id: str, received_at, at) -> None:
         self.event = event
@@ -69,11 +75,14 @@ class _Pending:
         self.went_in = False
         # Whether this receipt created its message's status row; None: it does not project.
         self.status_created: bool | None = None
+        # The terminal status it gave its message, for the metrics once committed.
+        self.terminal: Terminal | None = None
 
-    def status_values(self) -> tuple:
-        """vendor, message_id, status and rank of the status row this event starts."""
+    def status_values(self, received_at) -> tuple:
+        """The status row this event starts: statements.STATUS_COLUMNS but event_id."""
         event = self.event
-        return event.vendor, event.message_id, event.status, STATUS_RANK[event.status]
+        return (event.vendor, event.message_id, event.status, STATUS_RANK[event.status],
+                received_at, *first_facts(event, self.params[8], received_at))
 
     def send(self, tx: RawTransaction, sql: IngestSql, received_at) -> None:
         """SQLite: the event, then its status row, which goes in only if the event did (see
@@ -83,16 +92,17 @@ class _Pending:
         its events, all of it under the database's one write lock."""
         self.went_in = bool(tx.execute(sql.insert_event, self.params).fetchall())
         if self.projects:
+            row = self.status_values(received_at)
             self.status_created = bool(tx.execute(
                 sql.insert_status,
-                (*self.status_values(), self.event_id, received_at, self.event_id)).fetchall())
+                (*row[:4], self.event_id, *row[4:], self.event_id)).fetchall())
 
     def send_combined(self, tx: RawTransaction, sql: IngestSql, receipt: tuple | None,
                       received_at) -> None:
         """PostgreSQL: one statement (statements._combined), with the receipt if given."""
         params = self.params if receipt is None else receipt + self.params
         if self.projects:
-            params += (*self.status_values(), received_at)
+            params += self.status_values(received_at)
         self._cursor = tx.execute(sql.combined[receipt is not None, self.projects], params)
         self._combined = True
 
@@ -128,6 +138,7 @@ def ingest(engine: Engine, inbound: Inbound, kept_headers: tuple[str, ...],
         result = _settle(tx, sql, pending, now, at)
         # Every event already stored: the copy's receipt is not worth keeping.
         tx.end(commit=bool(result.new_event_ids))
+    observe_terminal(item.terminal for item in pending)
     return result
 
 
