@@ -15,6 +15,7 @@ from switchboard import clock
 from switchboard.commands import admin as admin_commands
 from switchboard.commands import purge as purge_commands
 from switchboard.commands import replay as replay_commands
+from switchboard.commands import stats as stats_commands
 from switchboard.commands import subscriptions as subscriptions_commands
 from switchboard.commands import worker as worker_commands
 from switchboard.config import ConfigError
@@ -92,6 +93,7 @@ cli.add_command(worker_commands.worker)
 cli.add_command(worker_commands.serve)
 cli.add_command(replay_commands.replay_command)
 cli.add_command(purge_commands.purge_command)
+cli.add_command(stats_commands.stats)
 
 
 def main() -> None:

@@ -69,6 +69,14 @@ MESSAGE = {"vendor": "honkio", "message_id": MESSAGE_ID, "status": "delivered",
                "id": LATE_EVENT_ID, "type": "message.sent", "status": "sent",
                "data": EVENT["data"] | {"status": "sent", "vendor_status": "sent"},
                "disposition": "superseded"}]}
+PROVIDER_STATS = {
+    "since": "2026-11-15T05:00:00Z", "until": RECEIVED,
+    "providers": [{
+        "vendor": "transmitsms", "country": "AU", "messages": 6, "delivered": 4, "failed": 1,
+        "pending": 1, "overdue": 1, "delivery_rate": 0.8, "reasons": {"invalid_number": 1},
+        "time_to_deliver_seconds": {"p50": 120.0, "p95": 552.0},
+        "time_to_deliver_samples": 3}],
+}
 REPLAY = {"filter": {"vendor": "honkio", "status": "delivered", "since": SINCE},
           "subscription_id": SUBSCRIPTION_ID, "dry_run": True}
 WEBHOOK_ANSWER = {"status": "accepted", "event_ids": [EVENT_ID]}
