@@ -91,7 +91,7 @@ def test_overdue_check_claims_a_batch_of_a_million(statuses):
 def test_scorecard_finds_a_narrow_window_through_its_index(statuses):
     where = StatsFilter(since=NOW - timedelta(hours=1), until=NOW)
     plans = captured_plans(statuses, lambda conn: provider_stats(conn, where))
-    assert len(plans) == 2  # the counts with their percentiles, and the reasons
+    assert len(plans) == 2  # the counts (reasons among them), and the percentiles
     for plan in plans:
         found = scans(plan[0]["Plan"])
         assert ("Seq Scan", None) not in found, json.dumps(plan)[:3000]

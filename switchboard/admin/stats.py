@@ -25,7 +25,7 @@ from switchboard.admin.common import (
     text_param,
     time_param,
 )
-from switchboard.events import FAILURE_STATUSES, TERMINAL_RANK
+from switchboard.events import FAILURE_STATUSES, REASONS, TERMINAL_RANK
 from switchboard.models import MessageStatus
 from switchboard.vendors.registry import VENDORS
 
@@ -87,27 +87,29 @@ def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec=spec).replace("+00:00", "Z")
 
 
-def _counts(where: StatsFilter, postgresql: bool):
-    columns = [
+def _counts(where: StatsFilter):
+    """One pass, hashed by vendor and country (no sort: PostgreSQL runs it in parallel),
+    the failure reasons counted in it too."""
+    return (select(
         _m.c.vendor, _m.c.country, func.count().label("messages"),
         _count(_m.c.status.in_(DELIVERED_STATUSES)).label("delivered"),
         _count(_m.c.status.in_(sorted(FAILURE_STATUSES))).label("failed"),
         _count(_m.c.rank < TERMINAL_RANK).label("pending"),
         _count(and_(_m.c.rank < TERMINAL_RANK, _m.c.overdue_at.is_not(None))).label("overdue"),
         _count(_measured).label("samples"),
-    ]
-    if postgresql:
-        seconds = func.extract("epoch", _m.c.delivered_at - _m.c.accepted_at)
-        columns.append(func.percentile_cont(list(PERCENTILES)).within_group(seconds)
-                       .filter(_measured).label("percentiles"))
-    return (select(*columns).where(*where.conditions())
-            .group_by(_m.c.vendor, _m.c.country).order_by(_m.c.vendor, _m.c.country))
+        *(_count(_m.c.reason == reason).label(f"reason_{reason}") for reason in REASONS))
+        .where(*where.conditions()).group_by(_m.c.vendor, _m.c.country))
 
 
-def _reasons(where: StatsFilter):
-    return (select(_m.c.vendor, _m.c.country, _m.c.reason, func.count().label("n"))
-            .where(*where.conditions(), _m.c.reason.is_not(None))
-            .group_by(_m.c.vendor, _m.c.country, _m.c.reason))
+def _percentiles(where: StatsFilter):
+    """PostgreSQL: only the measured messages, grouped by byte order ("C"): sorting by the
+    database's own collation costs a third more, and the groups are the same."""
+    vendor, country = _m.c.vendor.collate("C"), _m.c.country.collate("C")
+    seconds = func.extract("epoch", _m.c.delivered_at - _m.c.accepted_at)
+    return (select(vendor.label("vendor"), country.label("country"),
+                   func.percentile_cont(list(PERCENTILES)).within_group(seconds)
+                   .label("percentiles"))
+            .where(*where.conditions(), _measured).group_by(vendor, country))
 
 
 def _durations(where: StatsFilter):
@@ -118,25 +120,26 @@ def _durations(where: StatsFilter):
 
 
 def provider_stats(conn: Connection, where: StatsFilter) -> dict:
-    postgresql = conn.dialect.name == "postgresql"
-    counted = conn.execute(_counts(where, postgresql)).all()
-    reasons: dict[tuple, dict[str, int]] = {}
-    for row in conn.execute(_reasons(where)):
-        reasons.setdefault((row.vendor, row.country), {})[row.reason] = row.n
-    if postgresql:
-        percentiles = {(r.vendor, r.country): r.percentiles for r in counted}
+    if conn.dialect.name == "postgresql":
+        # An analytic read over up to millions of rows: compiling it costs more than it saves.
+        conn.exec_driver_sql("SET LOCAL jit = off")
+        counted = conn.execute(_counts(where)).all()
+        percentiles = {(r.vendor, r.country): r.percentiles
+                       for r in conn.execute(_percentiles(where))}
     else:
+        counted = conn.execute(_counts(where)).all()
         durations: dict[tuple, list[float]] = {}
         for row in conn.execute(_durations(where)):
             durations.setdefault((row.vendor, row.country), []).append(row.seconds)
         percentiles = {key: [interpolate(sorted(values), p) for p in PERCENTILES]
                        for key, values in durations.items()}
+    counted.sort(key=lambda r: (r.vendor, r.country is None, r.country or ""))
     return {"since": _rfc3339(where.since), "until": _rfc3339(where.until),
-            "providers": [_row(r, reasons.get((r.vendor, r.country), {}),
-                               percentiles.get((r.vendor, r.country))) for r in counted]}
+            "providers": [_row(r, percentiles.get((r.vendor, r.country))) for r in counted]}
 
 
-def _row(row: Any, reasons: dict[str, int], percentiles: list[float] | None) -> dict:
+def _row(row: Any, percentiles: list[float] | None) -> dict:
+    reasons = {reason: getattr(row, f"reason_{reason}") for reason in sorted(REASONS)}
     terminal = row.delivered + row.failed
     p50, p95 = percentiles if percentiles else (None, None)
     return {
@@ -144,7 +147,7 @@ def _row(row: Any, reasons: dict[str, int], percentiles: list[float] | None) -> 
         "delivered": row.delivered, "failed": row.failed, "pending": row.pending,
         "overdue": row.overdue,
         "delivery_rate": round(row.delivered / terminal, 4) if terminal else None,
-        "reasons": dict(sorted(reasons.items())),
+        "reasons": {reason: n for reason, n in reasons.items() if n},
         "time_to_deliver_seconds": {"p50": _seconds(p50), "p95": _seconds(p95)},
         "time_to_deliver_samples": row.samples,
     }
