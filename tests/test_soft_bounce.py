@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import text
 
 from switchboard import clock
 from switchboard import subscriptions as subs
@@ -131,3 +132,28 @@ def test_renormalize_rebuilds_the_same_status(client, engine, settings, frozen_c
 ])
 def test_decide(current, new, current_permanent, new_permanent, expected):
     assert decide(current, new, current_permanent, new_permanent) == expected
+
+
+def test_renormalize_brings_older_events_up_to_the_new_fields(client, engine, settings,
+                                                             frozen_clock):
+    """An event stored before reason, permanent and country existed, and its message's
+    status row as the 0010 migration left it, get them from `replay --renormalize`."""
+    dlr(client, "pending", "04:00:00")
+    event_id = dlr(client, "hard-bounce", "04:01:00")
+    with engine.begin() as conn:
+        for row in rows(engine, "SELECT id, data FROM events"):
+            data = row["data"] if isinstance(row["data"], dict) else json.loads(row["data"])
+            old = {k: v for k, v in data.items() if k not in ("reason", "permanent", "country")}
+            conn.execute(text("UPDATE events SET data = :d WHERE id = :i"),
+                         {"d": json.dumps(old), "i": row["id"]})
+        conn.execute(text("UPDATE message_status SET reason = NULL, permanent = NULL, "
+                          "country = NULL, accepted_at = NULL"))
+    answer = replay_from_json(engine, settings, {"filter": {"vendor": "transmitsms"},
+                                                 "renormalize": True}, clock.now())
+    assert answer["renormalized"]["changed_count"] == 2
+    (stored,) = rows(engine, "SELECT data FROM events WHERE id = :i", i=event_id)
+    data = stored["data"] if isinstance(stored["data"], dict) else json.loads(stored["data"])
+    assert (data["reason"], data["permanent"], data["country"]) == ("invalid_number", True, "AU")
+    row = status_row(engine)
+    assert (row["reason"], row["permanent"], row["country"]) == ("invalid_number", True, "AU")
+    assert row["accepted_at"] is not None
