@@ -26,13 +26,13 @@ INSERT INTO message_status (vendor, message_id, status, rank, event_id, updated_
                             reason, first_receipt_at, last_receipt_at, overdue_at)
 SELECT (ARRAY['honkio','canary','boomware','transmitsms','phonify'])[1 + n % 5], 'msg_' || n,
        CASE WHEN n % 100 < 85 THEN 'delivered' WHEN n % 100 < 92 THEN 'failed' ELSE 'sent' END,
-       CASE WHEN n % 100 < 92 THEN 100 ELSE 20 END, 'evt_' || n, %(now)s,
+       CASE WHEN n % 100 < 92 THEN 100 ELSE 20 END, 'evt_' || n, :now,
        (ARRAY['CA','US','GB','AU'])[1 + n % 4],
        CASE WHEN n % 100 BETWEEN 85 AND 91 THEN 'unknown' END,
-       %(now)s - (n % 1209600 || ' seconds')::interval,
-       %(now)s - (n % 2592000 || ' seconds')::interval,
-       CASE WHEN n % 100 >= 92 AND n % 3 = 0 THEN %(now)s END
-FROM generate_series(1, %(rows)s) AS n
+       :now - (n % 1209600 || ' seconds')::interval,
+       :now - (n % 2592000 || ' seconds')::interval,
+       CASE WHEN n % 100 >= 92 AND n % 3 = 0 THEN :now END
+FROM generate_series(1, :rows) AS n
 """
 
 
@@ -43,7 +43,7 @@ def statuses(request):
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} CASCADE"))
-        conn.exec_driver_sql(SEED, {"now": NOW, "rows": ROWS})
+        conn.execute(text(SEED), {"now": NOW, "rows": ROWS})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("ANALYZE message_status")
     yield engine
