@@ -30,8 +30,16 @@ from switchboard.router.projection import (
     observe_terminal,
     project,
 )
-from switchboard.router.statements import IngestSql, dumps, sql_for, time_writer
+from switchboard.router.statements import (
+    EVENT_COLUMNS,
+    IngestSql,
+    dumps,
+    sql_for,
+    time_writer,
+)
 from switchboard.vendors.base import Inbound
+
+OCCURRED_AT = EVENT_COLUMNS.index("occurred_at")
 
 
 @dataclass
@@ -82,7 +90,7 @@ class _Pending:
         """The status row this event starts: statements.STATUS_COLUMNS but event_id."""
         event = self.event
         return (event.vendor, event.message_id, event.status, STATUS_RANK[event.status],
-                received_at, *first_facts(event, self.params[8], received_at))
+                received_at, *first_facts(event, self.params[OCCURRED_AT], received_at))
 
     def send(self, tx: RawTransaction, sql: IngestSql, received_at) -> None:
         """SQLite: the event, then its status row, which goes in only if the event did (see
