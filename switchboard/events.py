@@ -20,8 +20,28 @@ STATUS_RANK: dict[str, int] = {
 }
 TERMINAL_RANK = 100
 
-DATA_FIELDS = ("message_id", "direction", "status", "vendor_status", "from", "to", "text",
-               "parts", "error_code", "account_id")
+FAILURE_STATUSES = frozenset({"undelivered", "expired", "rejected", "failed"})
+
+# Why a message failed or was refused (data.reason, DESIGN.md). Each provider maps its own
+# codes and statuses into these, beside its status map; what it does not document is unknown.
+REASONS: dict[str, str] = {
+    "opted_out": "the recipient opted out (STOP, or the provider's opt-out list)",
+    "no_consent": "no valid consent on file for this recipient (CASL, TCPA...)",
+    "blocked": "a do-not-call list, the account's deny or allow list, or carrier filtering",
+    "invalid_number": "the number does not exist or cannot receive SMS",
+    "unreachable": "the handset is off, out of coverage or absent: it may come back",
+    "insufficient_funds": "the account's balance was too low to send",
+    "sender_not_allowed": "the sender id or number may not send this message",
+    "rate_limited": "sent too fast for the provider or the carrier",
+    "expired": "not delivered within its validity period",
+    "carrier_rejected": "the carrier refused it without a more precise reason",
+    "unknown": "a failure whose code the provider does not document, or gave none",
+}
+# The events that carry a reason: failures and opt-outs; every other event's is null.
+OPTED_OUT_TYPE = "message.opted_out"
+
+DATA_FIELDS = ("message_id", "direction", "status", "vendor_status", "from", "to", "country",
+               "text", "parts", "error_code", "reason", "permanent", "account_id")
 
 
 @dataclass
@@ -40,6 +60,9 @@ class NormalizedEvent:
         status = self.data.get("status")
         if status is not None and status not in STATUS_RANK:
             raise ValueError(f"status {status!r} is not in the vocabulary")
+        reason = self.data.get("reason")
+        if reason is not None and reason not in REASONS:
+            raise ValueError(f"reason {reason!r} is not in the vocabulary")
         # Subscribers read the documented fields in the documented order; extras follow.
         self.data = {name: self.data.get(name) for name in DATA_FIELDS} | {
             k: v for k, v in self.data.items() if k not in DATA_FIELDS}

@@ -36,6 +36,7 @@ DESIGN_DEFAULTS = {
     "PHONIFY_POLL_INTERVAL": "30",
     "PHONIFY_NUMBERS": None,
     "LOG_PII": "false",  # issue 6: not yet in DESIGN.md's table
+    "RECEIPT_TIMEOUT": "86400",
 }
 
 

@@ -95,7 +95,8 @@ def test_document_is_served_without_auth_and_lists_every_route(client):
         "/webhooks/transmitsms/{token}", "/webhooks/phonify/{token}", "/api/events",
         "/api/events/{id}", "/api/subscriptions", "/api/subscriptions/{id}",
         "/api/subscriptions/{id}/rotate-secret", "/api/deliveries",
-        "/api/deliveries/{id}/retry", "/api/messages/{vendor}/{message_id}", "/api/replays"}
+        "/api/deliveries/{id}/retry", "/api/messages/{vendor}/{message_id}", "/api/replays",
+        "/api/stats/providers"}
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     for path, item in document["paths"].items():
         for method, operation in item.items():
@@ -121,6 +122,7 @@ def test_real_answers_match_the_schema(app, client, seeded):
         ("GET", "/api/deliveries", client.get("/api/deliveries?state=dead", headers=AUTH)),
         ("GET", "/api/messages/{vendor}/{message_id}",
          client.get("/api/messages/honkio/msg_seeded", headers=AUTH)),
+        ("GET", "/api/stats/providers", client.get("/api/stats/providers", headers=AUTH)),
         ("GET", "/api/subscriptions/{id}",
          client.get(f"/api/subscriptions/{seeded['subscription']}", headers=AUTH)),
         ("POST", "/api/deliveries/{id}/retry",

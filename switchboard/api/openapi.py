@@ -14,11 +14,12 @@ from werkzeug.exceptions import MethodNotAllowed
 from switchboard.api import openapi_examples as ex
 from switchboard.api import webhooks
 from switchboard.api.errors import error_response
-from switchboard.events import STATUS_RANK
+from switchboard.events import REASONS, STATUS_RANK
 from switchboard.ids import id_pattern
 from switchboard.operations.common import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT, MAX_TEXT
 from switchboard.operations.deliveries import STATES
 from switchboard.operations.replay import MAX_EVENT_IDS
+from switchboard.operations.stats import DEFAULT_WINDOW
 from switchboard.operations.subscriptions import EVENT_TYPE_PATTERN
 from switchboard.router.projection import CONFLICT, FANOUT, SUPERSEDED
 from switchboard.url_policy import URL_PATTERN
@@ -67,6 +68,11 @@ VOCABULARY: dict[str, Any] = {
     "Status": {"type": "string", "enum": list(STATUS_RANK),
                "description": "normalised message status; a message only moves up this list "
                               "(delivered, undelivered, expired, rejected, failed are final)"},
+    "Reason": {"type": "string", "enum": list(REASONS),
+               "description": "why a message failed or was refused: "
+                              + "; ".join(f"{k}: {v}" for k, v in REASONS.items())},
+    "Country": {"type": "string", "pattern": "^[A-Z]{2}$",
+                "description": "ISO 3166 alpha-2, from the number's numbering plan"},
     "DeliveryState": {"type": "string", "enum": list(STATES)},
     "Disposition": {"type": "string", "enum": [FANOUT, SUPERSEDED, CONFLICT],
                     "description": "fanout: sent on; superseded: a late receipt, stored only; "
@@ -102,8 +108,16 @@ EVENT_FIELDS = {
     "data": _object(
         message_id=NULL_STR, direction={"enum": ["inbound", "outbound", None]},
         status=_nullable(_ref("Status")), vendor_status=NULL_STR,
-        **{"from": NULL_STR}, to=NULL_STR, text=NULL_STR,
-        parts={"type": ["integer", "null"]}, error_code=NULL_STR, account_id=NULL_STR)
+        **{"from": NULL_STR}, to=NULL_STR,
+        country=_nullable(_ref("Country")) | {
+            "description": "the other party's: the recipient's outbound, the sender's inbound"},
+        text=NULL_STR, parts={"type": ["integer", "null"]}, error_code=NULL_STR,
+        reason=_nullable(_ref("Reason")) | {
+            "description": "failures and opt-outs only; null on every other event"},
+        permanent={"type": ["boolean", "null"],
+                   "description": "true: resending to this number cannot succeed; false: it "
+                                  "may (a soft bounce); null: the provider does not say"},
+        account_id=NULL_STR)
     | {"description": "the normalised event; a vendor may add fields of its own"},
     "message_id": NULL_STR, "status": _nullable(_ref("Status")),
     "receipt_id": _ref("ReceiptId"), "disposition": _ref("Disposition"),
@@ -225,6 +239,36 @@ SCHEMAS: dict[str, Any] = VOCABULARY | {
                             enqueued={"type": "integer", "minimum": 0},
                             renormalized={"type": "object",
                                           "description": "with renormalize: what changed"}),
+    "ProviderStats": _object(
+        ["vendor", "country", "messages", "delivered", "failed", "pending", "overdue",
+         "delivery_rate", "reasons", "time_to_deliver_seconds", "time_to_deliver_samples"],
+        vendor=_ref("Vendor"),
+        country=_nullable(_ref("Country")) | {"description": "null: no one country's number"},
+        messages={"type": "integer", "minimum": 0,
+                  "description": "whose first receipt reached us in the window"},
+        delivered={"type": "integer", "minimum": 0, "description": "delivered (or read)"},
+        failed={"type": "integer", "minimum": 0,
+                "description": "undelivered, expired, rejected or failed"},
+        pending={"type": "integer", "minimum": 0, "description": "no terminal status yet"},
+        overdue={"type": "integer", "minimum": 0,
+                 "description": "pending, and given message.receipt_overdue"},
+        delivery_rate={"type": ["number", "null"], "minimum": 0, "maximum": 1,
+                       "description": "delivered / (delivered + failed); null without either"},
+        reasons={"type": "object", "additionalProperties": {"type": "integer", "minimum": 1},
+                 "propertyNames": _ref("Reason"),
+                 "description": "failed messages by reason"},
+        time_to_deliver_seconds=_object(
+            ["p50", "p95"], p50={"type": ["number", "null"]}, p95={"type": ["number", "null"]})
+        | {"description": "first accepted or sent receipt to delivered, by the providers' own "
+                          "times (percentile_cont); null without a sample"},
+        time_to_deliver_samples={"type": "integer", "minimum": 0,
+                                 "description": "delivered messages the percentiles come "
+                                                "from; one whose first receipt was its "
+                                                "delivery has no time and is not among them"}),
+    "ProviderScorecard": _object(
+        ["since", "until", "providers"], since={"$ref": TIME}, until={"$ref": TIME},
+        providers={"type": "array", "items": _ref("ProviderStats"),
+                   "description": "one row per vendor and country"}),
     "WebhookAnswer": _object(["status", "event_ids"],
                              status={"type": "string", "enum": ["accepted", "duplicate"]},
                              event_ids={"type": "array", "items": _ref("EventId")}),
@@ -457,6 +501,20 @@ PATHS: dict[str, Any] = _webhook_paths() | {
         parameters=[_path("vendor", _ref("Vendor"), "honkio", "vendor name"),
                     _path("message_id", _text("the vendor's message id", minLength=1),
                           ex.MESSAGE_ID, "the vendor's message id")])},
+    "/api/stats/providers": {"get": _op(
+        "provider_stats",
+        "The scorecard per vendor and country: delivered, failed, pending, overdue, delivery "
+        "rate, failure reasons and time to deliver",
+        {"200": _json(_ref("ProviderScorecard"), "one row per vendor and country",
+                      ex.PROVIDER_STATS)} | BAD_REQUEST,
+        parameters=[
+            _query("since", _ref("Time"), "messages whose first receipt is at or after this "
+                   f"(default: until less {DEFAULT_WINDOW.days} days)", ex.SINCE),
+            _query("until", _ref("Time"), "... and before this (default: now)"),
+            _query("vendor", _ref("Vendor"), "only this vendor's", "transmitsms"),
+            _query("country", {"type": "string", "pattern": "^[A-Za-z]{2}$"},
+                   "only messages to (or from) this country, ISO 3166 alpha-2", "AU"),
+        ])},
     "/api/replays": {"post": _op(
         "start_replay",
         "Owe stored events again (by ids or a filter), or count them with dry_run",

@@ -19,8 +19,9 @@ EVENT = {
     "vendor_event_id": "evt_9f2c1a7e3b", "occurred_at": "2026-11-22T05:00:00Z",
     "received_at": RECEIVED, "sequence": 2,
     "data": {"message_id": MESSAGE_ID, "direction": "outbound", "status": "delivered",
-             "vendor_status": "delivered", "from": None, "to": "+16135550199", "text": None,
-             "parts": None, "error_code": None, "account_id": "acc_01HXYZ4B5C6D7E8F9G0H1J2K3L"},
+             "vendor_status": "delivered", "from": None, "to": "+16135550199", "country": "CA",
+             "text": None, "parts": None, "error_code": None, "reason": None, "permanent": None,
+             "account_id": "acc_01HXYZ4B5C6D7E8F9G0H1J2K3L"},
     "message_id": MESSAGE_ID, "status": "delivered", "receipt_id": RECEIPT_ID,
     "disposition": "fanout",
 }
@@ -68,6 +69,14 @@ MESSAGE = {"vendor": "honkio", "message_id": MESSAGE_ID, "status": "delivered",
                "id": LATE_EVENT_ID, "type": "message.sent", "status": "sent",
                "data": EVENT["data"] | {"status": "sent", "vendor_status": "sent"},
                "disposition": "superseded"}]}
+PROVIDER_STATS = {
+    "since": "2026-11-15T05:00:00Z", "until": RECEIVED,
+    "providers": [{
+        "vendor": "transmitsms", "country": "AU", "messages": 6, "delivered": 4, "failed": 1,
+        "pending": 1, "overdue": 1, "delivery_rate": 0.8, "reasons": {"invalid_number": 1},
+        "time_to_deliver_seconds": {"p50": 120.0, "p95": 552.0},
+        "time_to_deliver_samples": 3}],
+}
 REPLAY = {"filter": {"vendor": "honkio", "status": "delivered", "since": SINCE},
           "subscription_id": SUBSCRIPTION_ID, "dry_run": True}
 WEBHOOK_ANSWER = {"status": "accepted", "event_ids": [EVENT_ID]}

@@ -15,6 +15,7 @@ from switchboard import clock
 from switchboard.cli import admin as admin_commands
 from switchboard.cli import purge as purge_commands
 from switchboard.cli import replay as replay_commands
+from switchboard.cli import stats as stats_commands
 from switchboard.cli import subscriptions as subscriptions_commands
 from switchboard.cli import worker as worker_commands
 from switchboard.cli.poll import poll
@@ -103,6 +104,7 @@ cli.add_command(worker_commands.worker)
 cli.add_command(worker_commands.serve)
 cli.add_command(replay_commands.replay_command)
 cli.add_command(purge_commands.purge_command)
+cli.add_command(stats_commands.stats)
 
 
 def main() -> None:

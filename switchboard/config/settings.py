@@ -157,6 +157,9 @@ class Settings:
     phonify_poll_interval: float = field(default=30.0, metadata={"parse": _positive_float})
     phonify_numbers: tuple[str, ...] = field(default=(), metadata={"parse": _phone_numbers})
     log_pii: bool = field(default=False, metadata={"parse": _bool})
+    # Seconds after a message's latest receipt, while it is not terminal, before a worker makes
+    # its message.receipt_overdue (worker/overdue.py); 0 turns the check off.
+    receipt_timeout: float = field(default=86400.0, metadata={"parse": _non_negative_float})
 
     def secrets_for(self, vendor: str) -> tuple[str, ...]:
         """The secrets or URL tokens configured for a vendor; empty means not accepted."""

@@ -49,6 +49,11 @@ class Base(DeclarativeBase):
     pass
 
 
+# receipts.state of the receipt behind an event Switchboard made itself (a receipt overdue):
+# no provider sent it, so nothing re-parses it and the admin API shows none.
+GENERATED = "generated"
+
+
 class Receipt(Base):
     """A callback exactly as it arrived, kept even when it failed to parse."""
 
@@ -63,7 +68,7 @@ class Receipt(Base):
     # Headers the parser may need (never signatures or tokens).
     headers: Mapped[dict] = mapped_column(JSON)
     body: Mapped[bytes] = mapped_column(LargeBinary)
-    # parsed | failed
+    # parsed | failed | generated
     state: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     # The request id of its JSON log line, carried to every delivery attempt's line (0006).
@@ -131,6 +136,27 @@ class MessageStatus(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     conflict_status: Mapped[str | None] = mapped_column(String(16))
     conflict_event_id: Mapped[str | None] = mapped_column(String(32))
+    # The current failure's reason and permanence (null unless the status is a failure), and
+    # the other party's country, as the events say (0010).
+    reason: Mapped[str | None] = mapped_column(String(32))
+    permanent: Mapped[bool | None] = mapped_column(Boolean)
+    country: Mapped[str | None] = mapped_column(String(2))
+    # When its first and latest receipts reached us: the scorecard's window, the overdue clock.
+    first_receipt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_receipt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The provider's time of its first accepted or sent receipt and of its delivery.
+    accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When a worker made its one message.receipt_overdue event.
+    overdue_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        # Only the messages that may still go overdue, by their latest receipt (0010).
+        Index("ix_message_status_overdue", "last_receipt_at",
+              postgresql_where=text("rank < 100 AND overdue_at IS NULL"),
+              sqlite_where=text("rank < 100 AND overdue_at IS NULL")),
+        Index("ix_message_status_first_receipt", "first_receipt_at"),  # the scorecard (0010)
+    )
 
 
 class MessageSequence(Base):

@@ -48,6 +48,18 @@ ATTEMPT_SECONDS = Histogram(
     "Time of one delivery attempt (an HTTP POST or a handler call)", ["target"],
     buckets=LATENCY_BUCKETS + (15.0, 30.0))
 
+# A message's terminal statuses as ingest commits them (a soft bounce later delivered counts
+# under both), and the time from its first accepted or sent receipt to its delivery by the
+# provider's own clocks: seconds to a day.
+MESSAGES_TERMINAL = Counter(
+    "switchboard_messages_terminal", "Messages reaching a terminal status, by vendor, status "
+    "and failure reason (empty when delivered)", ["vendor", "status", "reason"])
+TIME_TO_DELIVER = Histogram(
+    "switchboard_time_to_deliver_seconds", "From a message's first accepted or sent receipt "
+    "to its delivery, by the provider's own times", ["vendor"],
+    buckets=(1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0,
+             21600.0, 86400.0))
+
 _d = Delivery.__table__
 # Both use ix_deliveries_due (state, next_attempt_at): a range of the index, not the table.
 PENDING = select(func.count(), func.min(_d.c.created_at), func.min(_d.c.next_attempt_at)) \

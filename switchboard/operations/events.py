@@ -14,6 +14,7 @@ from sqlalchemy import Connection, select, tuple_
 from switchboard.event_rows import event_json
 from switchboard.events import STATUS_RANK, isoformat
 from switchboard.models import Attempt, Delivery, Event, Receipt
+from switchboard.models.tables import GENERATED
 from switchboard.operations.common import (
     OperationError,
     check_id,
@@ -110,7 +111,9 @@ def get_event(conn: Connection, event_id: str) -> dict:
     row = conn.execute(select(_e).where(_e.c.id == event_id)).first()
     if row is None:
         raise OperationError("id", f"no event {event_id!r}", 404)
-    receipt = conn.execute(select(_r).where(_r.c.id == row.receipt_id)).first()
+    # A generated receipt (a receipt overdue) is no provider's callback: none is shown.
+    receipt = conn.execute(select(_r).where(_r.c.id == row.receipt_id,
+                                            _r.c.state != GENERATED)).first()
     deliveries = conn.execute(select(_d).where(_d.c.event_id == event_id)
                               .order_by(_d.c.created_at, _d.c.id)).all()
     attempts: dict[str, list[dict]] = {d.id: [] for d in deliveries}

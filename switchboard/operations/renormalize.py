@@ -14,8 +14,15 @@ from sqlalchemy import Connection, Engine, delete, func, select, update
 from switchboard.events import STATUS_RANK, NormalizedEvent
 from switchboard.ids import new_id
 from switchboard.models import Event, MessageStatus, Receipt
+from switchboard.models.tables import GENERATED
 from switchboard.operations.replay import ReplayRequest, ReplayResult, event_conditions
-from switchboard.router.projection import CONFLICT, FANOUT, decide
+from switchboard.router.projection import (
+    CONFLICT,
+    DELIVERED,
+    FANOUT,
+    PENDING_STATUSES,
+    decide,
+)
 from switchboard.store.statements import next_sequence
 from switchboard.vendors.base import BadPayload, Inbound
 from switchboard.vendors.registry import get as get_vendor
@@ -88,7 +95,9 @@ def count_receipts(engine: Engine, request: ReplayRequest) -> int:
 
 
 def _receipt_query(request: ReplayRequest, after: str):
-    query = select(_receipts).where(_receipts.c.id > after).order_by(_receipts.c.id).limit(BATCH)
+    # A generated receipt (worker/overdue.py) is no provider's: there is nothing to re-parse.
+    query = select(_receipts).where(_receipts.c.id > after, _receipts.c.state != GENERATED) \
+        .order_by(_receipts.c.id).limit(BATCH)
     their_events = select(_events.c.receipt_id).where(*event_conditions(request))
     where = request.filter
     narrow = where.given() - {"vendor", "since", "until"}
@@ -178,31 +187,46 @@ def _plain(value: Any) -> Any:
 
 
 def rebuild_status(conn: Connection, vendor: str, message_id: str, now: datetime) -> None:
-    """Replay a message's receipts through the ladder in arrival order."""
+    """Replay a message's receipts through the ladder in arrival order; the overdue mark
+    stays (its one event was made)."""
     rows = conn.execute(select(_events.c.id, _events.c.status, _events.c.data,
-                               _events.c.disposition)
+                               _events.c.disposition, _events.c.occurred_at,
+                               _events.c.received_at)
                         .where(_events.c.vendor == vendor, _events.c.message_id == message_id,
                                _events.c.status.is_not(None))
                         .order_by(_events.c.received_at, _events.c.id)).all()
+    this = (_status.c.vendor == vendor, _status.c.message_id == message_id)
+    overdue_at = conn.execute(select(_status.c.overdue_at).where(*this)).scalar()
     state: dict[str, Any] | None = None
     for row in rows:
-        if (row.data or {}).get("direction") != "outbound":
+        data = row.data or {}
+        if data.get("direction") != "outbound":
             continue
         if state is None:
             state = {"status": row.status, "event_id": row.id, "conflict_status": None,
-                     "conflict_event_id": None}
+                     "conflict_event_id": None, "first_receipt_at": row.received_at,
+                     "country": None, "accepted_at": None, "delivered_at": None,
+                     "overdue_at": overdue_at}
             disposition = FANOUT
         else:
-            disposition = decide(state["status"], row.status)
+            disposition = decide(state["status"], row.status, state["permanent"],
+                                 data.get("permanent"))
             if disposition == FANOUT:
                 state.update(status=row.status, event_id=row.id)
             elif disposition == CONFLICT and state["conflict_status"] is None:
                 state.update(conflict_status=row.status, conflict_event_id=row.id)
+        state["last_receipt_at"] = row.received_at
+        if disposition == FANOUT:
+            state.update(reason=data.get("reason"), permanent=data.get("permanent"))
+            state["country"] = state["country"] or data.get("country")
+            if row.status in PENDING_STATUSES and state["accepted_at"] is None:
+                state["accepted_at"] = row.occurred_at
+            if row.status == DELIVERED and state["delivered_at"] is None:
+                state["delivered_at"] = row.occurred_at
         if disposition != row.disposition:
             conn.execute(update(_events).where(_events.c.id == row.id)
                          .values(disposition=disposition))
-    conn.execute(delete(_status).where(_status.c.vendor == vendor,
-                                       _status.c.message_id == message_id))
+    conn.execute(delete(_status).where(*this))
     if state is not None:
         conn.execute(_status.insert().values(vendor=vendor, message_id=message_id,
                                              rank=STATUS_RANK[state["status"]],

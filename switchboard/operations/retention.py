@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, and_, delete, exists, func, not_, select
 
 from switchboard.models import Attempt, Delivery, Event, Receipt
+from switchboard.models.tables import GENERATED
 
 FINISHED = ("succeeded", "dead", "cancelled")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -68,7 +69,7 @@ def _receipt_purgeable(cutoff: datetime, events_gone: bool):
     referencing = select(_e.c.id).where(_e.c.receipt_id == _r.c.id)
     if not events_gone:  # dry run: the events that would stay
         referencing = referencing.where(not_(_event_purgeable(cutoff)))
-    return and_(_r.c.state.in_(("parsed", "failed")), _r.c.received_at < cutoff,
+    return and_(_r.c.state.in_(("parsed", "failed", GENERATED)), _r.c.received_at < cutoff,
                 not_(exists(referencing)))
 
 

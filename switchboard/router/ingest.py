@@ -22,10 +22,18 @@ from sqlalchemy import Engine
 
 from switchboard.events import STATUS_RANK, NormalizedEvent
 from switchboard.ids import new_id
-from switchboard.router.projection import FANOUT, project
+from switchboard.router.projection import (
+    FANOUT,
+    Terminal,
+    first_facts,
+    observe_terminal,
+    project,
+)
 from switchboard.store.db import RawTransaction
-from switchboard.store.statements import IngestSql, dumps, ingest_sql
+from switchboard.store.statements import EVENT_COLUMNS, IngestSql, dumps, ingest_sql
 from switchboard.vendors.base import Inbound
+
+OCCURRED_AT = EVENT_COLUMNS.index("occurred_at")
 
 
 @dataclass
@@ -52,7 +60,7 @@ class _Pending:
     PostgreSQL they arrive when the pipeline is read)."""
 
     __slots__ = ("event", "event_id", "params", "projects", "_cursor", "_combined", "went_in",
-                 "status_created")
+                 "status_created", "terminal")
 
     def __init__(self, event: NormalizedEvent, receipt_id: str, received_at, at) -> None:
         self.event = event
@@ -70,15 +78,18 @@ class _Pending:
         self.went_in = False
         # Whether this receipt created its message's status row; None: it does not project.
         self.status_created: bool | None = None
+        # The terminal status it gave its message, for the metrics once committed.
+        self.terminal: Terminal | None = None
 
     def sequence_key(self) -> tuple:
         """vendor, message_id and dedup_key: statements.next_sequence's parameters."""
         return self.event.vendor, self.event.message_id, self.event.dedup_key
 
-    def status_values(self) -> tuple:
-        """vendor, message_id, status and rank of the status row this event starts."""
+    def status_values(self, received_at) -> tuple:
+        """The status row this event starts: statements.STATUS_COLUMNS but event_id."""
         event = self.event
-        return event.vendor, event.message_id, event.status, STATUS_RANK[event.status]
+        return (event.vendor, event.message_id, event.status, STATUS_RANK[event.status],
+                received_at, *first_facts(event, self.params[OCCURRED_AT], received_at))
 
     def send(self, tx: RawTransaction, sql: IngestSql, received_at) -> None:
         """SQLite: the event, then its status row, which goes in only if the event did (see
@@ -92,9 +103,10 @@ class _Pending:
             sequence = taken[0] if taken else None
         self.went_in = bool(tx.execute(sql.insert_event, (*self.params, sequence)).fetchall())
         if self.projects:
+            row = self.status_values(received_at)
             self.status_created = bool(tx.execute(
                 sql.insert_status,
-                (*self.status_values(), self.event_id, received_at, self.event_id)).fetchall())
+                (*row[:4], self.event_id, *row[4:], self.event_id)).fetchall())
 
     def send_combined(self, tx: RawTransaction, sql: IngestSql, receipt: tuple | None,
                       received_at) -> None:
@@ -103,7 +115,7 @@ class _Pending:
         params = (() if receipt is None else receipt) \
             + (self.sequence_key() if sequenced else ()) + self.params
         if self.projects:
-            params += (*self.status_values(), received_at)
+            params += self.status_values(received_at)
         self._cursor = tx.execute(sql.combined[receipt is not None, self.projects, sequenced],
                                   params)
         self._combined = True
@@ -139,6 +151,7 @@ def ingest(engine: Engine, inbound: Inbound, kept_headers: tuple[str, ...],
         result = _settle(tx, sql, pending, now, at)
         # Every event already stored: the copy's receipt is not worth keeping.
         tx.end(commit=bool(result.new_event_ids))
+    observe_terminal(item.terminal for item in pending)
     return result
 
 

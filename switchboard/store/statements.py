@@ -25,7 +25,10 @@ RECEIPT_COLUMNS = ("id", "vendor", "received_at", "method", "content_type", "que
 EVENT_COLUMNS = ("id", "dedup_key", "receipt_id", "vendor", "type", "vendor_event_id",
                  "message_id", "status", "occurred_at", "received_at", "disposition", "data",
                  "raw", "fanout_owed", "sequence")
-STATUS_COLUMNS = ("vendor", "message_id", "status", "rank", "event_id", "updated_at")
+STATUS_COLUMNS = ("vendor", "message_id", "status", "rank", "event_id", "updated_at",
+                  # What the scorecard and the overdue check read (router/projection.py).
+                  "reason", "permanent", "country", "first_receipt_at", "last_receipt_at",
+                  "accepted_at", "delivered_at")
 JSON_COLUMNS = frozenset({"headers", "data", "raw"})
 # Workers LISTEN here: a new owed fan-out or a delivery due again wakes them.
 NOTIFY_CHANNEL = "switchboard_deliveries"
@@ -51,6 +54,7 @@ class IngestSql:
     combined: dict[tuple[bool, bool, bool], str] | None
     lock_status: str
     advance_status: str
+    touch_status: str  # a late receipt of a message still waiting: its overdue clock restarts
     record_conflict: str
     set_disposition: str  # a late receipt: stored, owing no fan-out
 
@@ -84,13 +88,14 @@ def sql_for(dialect_name: str) -> IngestSql:
     pg = dialect_name == "postgresql"
     mark = "%s" if pg else "?"
     status_values = ", ".join([mark] * len(STATUS_COLUMNS))
+    status_columns = ", ".join(STATUS_COLUMNS)
     this_message = f"WHERE vendor = {mark} AND message_id = {mark}"
     return IngestSql(
         insert_receipt=_insert("receipts", RECEIPT_COLUMNS, mark, pg),
         insert_event=_insert("events", EVENT_COLUMNS, mark, pg)
         + " ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
         event_id_by_key=f"SELECT id FROM events WHERE dedup_key = {mark}",
-        insert_status=f"INSERT INTO message_status ({', '.join(STATUS_COLUMNS)}) "
+        insert_status=f"INSERT INTO message_status ({status_columns}) "
         f"SELECT {status_values} WHERE EXISTS (SELECT 1 FROM events WHERE id = {mark}) "
         "ON CONFLICT (vendor, message_id) DO NOTHING RETURNING rank",
         next_sequence=_next_sequence(mark),
@@ -99,10 +104,14 @@ def sql_for(dialect_name: str) -> IngestSql:
                   for sequenced in (True, False)} if pg else None,
         # FOR UPDATE serialises receipts of one message on PostgreSQL; SQLite has no row
         # locks but holds the database write lock from the receipt insert on.
-        lock_status="SELECT status, rank, conflict_status FROM message_status "
-        + this_message + (" FOR UPDATE" if pg else ""),
+        lock_status="SELECT status, rank, conflict_status, permanent, accepted_at "
+        "FROM message_status " + this_message + (" FOR UPDATE" if pg else ""),
         advance_status=f"UPDATE message_status SET status = {mark}, rank = {mark}, "
-        f"event_id = {mark}, updated_at = {mark} " + this_message,
+        f"event_id = {mark}, updated_at = {mark}, reason = {mark}, permanent = {mark}, "
+        f"country = COALESCE(country, {mark}), last_receipt_at = {mark}, "
+        f"accepted_at = COALESCE(accepted_at, {mark}), "
+        f"delivered_at = COALESCE(delivered_at, {mark}) " + this_message,
+        touch_status=f"UPDATE message_status SET last_receipt_at = {mark} " + this_message,
         record_conflict=f"UPDATE message_status SET conflict_status = {mark}, "
         f"conflict_event_id = {mark}, updated_at = {mark} " + this_message,
         set_disposition=f"UPDATE events SET disposition = {mark}, fanout_owed = NULL "
@@ -116,8 +125,8 @@ def _combined(with_receipt: bool, projects: bool, sequenced: bool) -> str:
     message's first status row, which goes in only if the event did.
 
     Parameters: the receipt's (RECEIPT_COLUMNS), then vendor, message_id and dedup_key for
-    the sequence, the event's (EVENT_COLUMNS but sequence), then vendor, message_id, status,
-    rank and updated_at for the status row. Answers one row: the event's
+    the sequence, the event's (EVENT_COLUMNS but sequence), then the status row's
+    STATUS_COLUMNS but event_id (the event's own, from `e`). Answers one row: the event's
     id if it went in (else NULL: a duplicate), the status row's rank if that was created, and
     the void of pg_notify, called only when the event went in: delivered at commit (never for
     a rolled-back duplicate), it wakes the workers to expand the event's fan-out, and
@@ -137,8 +146,9 @@ def _combined(with_receipt: bool, projects: bool, sequenced: bool) -> str:
                  "ON CONFLICT (dedup_key) DO NOTHING RETURNING id)")
     rank = "NULL::integer"
     if projects:
+        values = ", ".join("e.id" if c == "event_id" else "%s" for c in STATUS_COLUMNS)
         parts.append(f"s AS (INSERT INTO message_status ({', '.join(STATUS_COLUMNS)}) "
-                     "SELECT %s, %s, %s, %s, e.id, %s FROM e "
+                     f"SELECT {values} FROM e "
                      "ON CONFLICT (vendor, message_id) DO NOTHING RETURNING rank)")
         rank = "(SELECT rank FROM s)"
     notify = f"(SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM e)"
@@ -164,6 +174,15 @@ def ingest_sql(engine: Engine) -> tuple[IngestSql, Callable[[datetime | None], A
     """The hot path's statements for this engine's database, and how they take a time."""
     name = engine.dialect.name
     return sql_for(name), time_writer(name)
+
+
+def read_time(value: datetime | str | None) -> datetime | None:
+    """A time column as the driver hands it back: text on SQLite (sqlite_time's form)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
 
 
 def time_writer(dialect_name: str):

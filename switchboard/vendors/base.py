@@ -15,7 +15,13 @@ from urllib.parse import parse_qsl
 
 import phonenumbers
 
-from switchboard.events import STATUS_RANK, NormalizedEvent
+from switchboard.events import (
+    FAILURE_STATUSES,
+    OPTED_OUT_TYPE,
+    REASONS,
+    STATUS_RANK,
+    NormalizedEvent,
+)
 
 
 class Rejected(Exception):
@@ -276,6 +282,52 @@ def map_status(table: Mapping[str, str], vendor_status: str | None) -> str:
     return status
 
 
+# What one of a provider's failure codes or statuses means: data.reason, and data.permanent
+# (True: resending to that number cannot succeed; False: it may; None: the provider does not
+# say).
+Reason = tuple[str, bool | None]
+UNKNOWN: Reason = ("unknown", None)
+OPTED_OUT: Reason = ("opted_out", True)
+
+
+def reason_map(table: Mapping[str, Reason]) -> dict[str, Reason]:
+    """A provider's reason table, keyed case-insensitively as map_status reads statuses."""
+    for reason, permanent in table.values():
+        assert reason in REASONS and permanent in (True, False, None), (reason, permanent)
+    return {str(key).lower(): value for key, value in table.items()}
+
+
+def explain(table: Mapping[str, Reason], status: str | None, *keys: Any) -> dict[str, Any]:
+    """data.reason and data.permanent of a receipt: for a failure status, the first of `keys`
+    (the provider's error code, then its own status) that its table knows, else unknown; for
+    any other status, null. The original values stay in error_code and vendor_status."""
+    if status not in FAILURE_STATUSES:
+        return {"reason": None, "permanent": None}
+    for key in keys:
+        if key is not None and str(key).lower() in table:
+            reason, permanent = table[str(key).lower()]
+            return {"reason": reason, "permanent": permanent}
+    return {"reason": UNKNOWN[0], "permanent": UNKNOWN[1]}
+
+
+def opted_out() -> dict[str, Any]:
+    """An opt-out reply: the number has said STOP, so nothing more may be sent to it."""
+    return {"reason": OPTED_OUT[0], "permanent": OPTED_OUT[1]}
+
+
+@lru_cache(maxsize=65536)
+def country_of(number: str | None) -> str | None:
+    """ISO 3166 alpha-2 of an E.164 number, by its numbering plan; None when no one country
+    has it (not E.164, a non-geographic code, or a shared code the number is not valid in)."""
+    if not number or not number.startswith("+"):
+        return None
+    parsed = _parsed(number, None)
+    if parsed is None:
+        return None
+    region = phonenumbers.region_code_for_number(parsed)
+    return region if region and region.isalpha() and len(region) == 2 else None
+
+
 def hashed_key(vendor: str, *parts: Any) -> str:
     """Dedup key for providers without an event id: a hash of what makes a receipt unique."""
     digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
@@ -284,6 +336,12 @@ def hashed_key(vendor: str, *parts: Any) -> str:
 
 def event(vendor: str, type_: str, dedup_key: str, occurred_at: datetime | None,
           raw: Any, vendor_event_id: str | None = None, **data: Any) -> NormalizedEvent:
+    """An event; data.country is the other party's (the sender's of an inbound message, the
+    recipient's otherwise), and a reason only ever rides on a failure or an opt-out."""
+    other = data.get("from") if data.get("direction") == "inbound" else data.get("to")
+    data.setdefault("country", country_of(other if isinstance(other, str) else None))
+    if data.get("status") not in FAILURE_STATUSES and type_ != OPTED_OUT_TYPE:
+        data["reason"] = data["permanent"] = None
     return NormalizedEvent(type=type_, vendor=vendor, dedup_key=dedup_key,
                            occurred_at=occurred_at, data=data, raw=raw,
                            vendor_event_id=vendor_event_id)

@@ -26,10 +26,12 @@ from switchboard.vendors.base import (
     Vendor,
     e164,
     event,
+    explain,
     hashed_key,
     map_status,
     optional,
     optional_str,
+    reason_map,
     require,
     storable,
     unix_time,
@@ -44,6 +46,22 @@ STATUS_MAP = {
     "undelivered": "undelivered",
     "rejected": "rejected",
 }
+
+# Why a request failed: Boomware's `errorCode` table (boomware-api.txt "Errors", the line of
+# each), read from a receipt's `errorCode`, then its statuses.
+REASON_MAP = reason_map({
+    "1": ("unknown", False),  # 26: authentication required (our token, not the number)
+    "2": ("unknown", False),  # 28: inactive account
+    "4": ("rate_limited", False),  # 30: too many requests (30 a second)
+    "5": ("unknown", False),  # 32: inactive token
+    "6": ("insufficient_funds", False),  # 34: insufficient funds
+    "10": ("unknown", None),  # 36: invalid request
+    "11": ("invalid_number", True),  # 38: invalid number (not E.164 or malformed)
+    "16": ("sender_not_allowed", True),  # 40: sender id not allowed for this request
+    # Statuses (lines 88, 90): neither says why.
+    "UNDELIVERED": ("unknown", None),
+    "REJECTED": ("unknown", None),
+})
 
 # Fields only call status callbacks carry (the sample under "Callbacks (webhooks)").
 CALL_FIELDS = ("sipStatus", "callCreatedAt", "callRingStartedAt", "callAnsweredAt",
@@ -84,9 +102,12 @@ class Boomware(Vendor):
         occurred_at = unix_time(body["timestamp"], "timestamp")
         status = map_status(STATUS_MAP, vendor_status)
         key = hashed_key(NAME, request_id, vendor_status, occurred_at.isoformat())
+        error_code = optional_str(body, "errorCode")
         return event(NAME, f"message.{status}", key, occurred_at, body, message_id=request_id,
                      direction="outbound", status=status, vendor_status=vendor_status,
-                     to=e164(optional_str(body, "number")), mccmnc=optional_str(body, "mccmnc"))
+                     to=e164(optional_str(body, "number")), error_code=error_code,
+                     **explain(REASON_MAP, status, error_code, vendor_status),
+                     mccmnc=optional_str(body, "mccmnc"))
 
     def _call(self, body: dict) -> NormalizedEvent:
         request_id = storable(require(body, "requestId"), "requestId")

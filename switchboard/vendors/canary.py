@@ -22,10 +22,12 @@ from switchboard.vendors.base import (
     check_hmac,
     e164,
     event,
+    explain,
     hmac_hex,
     iso_time,
     map_status,
     optional_str,
+    reason_map,
     require,
     storable,
     unix_time,
@@ -41,6 +43,19 @@ STATUS_MAP = {
     "undelivered": "undelivered",
 }
 
+
+# Why a message failed (canary-api.txt, the line of each): `message.failed` (23) says no
+# more than that, so its data.error_code is read against Canary's documented error codes:
+# its error object's code and its HTTP status codes.
+REASON_MAP = reason_map({
+    "invalid_phone_number": ("invalid_number", True),  # 75: "the phone number ... not valid"
+    "400": ("unknown", None),  # 66: bad request, invalid parameters
+    "401": ("unknown", False),  # 67: our API key, not the number
+    "403": ("unknown", None),  # 68: insufficient permissions
+    "404": ("unknown", None),  # 69: resource does not exist
+    "429": ("rate_limited", False),  # 70: rate limit exceeded
+    "500": ("unknown", False),  # 71: Canary's own error: a resend may pass
+})
 
 # The dedup key is "canary:<id>" in a 200-character column; the type column holds 64.
 KEY_PREFIX = "canary:"
@@ -88,6 +103,7 @@ class Canary(Vendor):
             status = map_status(STATUS_MAP, vendor_status)
             return [event("canary", f"message.{status}", key, occurred_at, body, event_id,
                           direction="outbound", status=status, vendor_status=vendor_status,
+                          **explain(REASON_MAP, status, common["error_code"], vendor_status),
                           **common)]
         direction = "inbound" if type_ == "message.received" else None
         return [event("canary", type_, key, occurred_at, body, event_id, direction=direction,

@@ -20,11 +20,13 @@ from switchboard.vendors.base import (
     check_hmac,
     e164,
     event,
+    explain,
     hmac_hex,
     iso_time,
     map_status,
     optional,
     optional_str,
+    reason_map,
     require,
     storable,
 )
@@ -45,6 +47,25 @@ STATUS_MAP = {
     # HonkIO blocks sends with 451 codes (OPT_OUT_BLOCKED, NO_CONSENT, DNCL_BLOCKED).
     "blocked": "rejected",
 }
+
+# Why a send failed: HonkIO's error codes (honkio-api.txt "Error codes", the line of each),
+# carried in data.error_code (or data.code), then its statuses. The verification codes
+# (VERIFICATION_*, lines 73-75, 77, 81) are about the Verify API, not a message: unmapped.
+REASON_MAP = reason_map({
+    "UNAUTHORIZED": ("unknown", False),  # 71: our API key, not the number: a resend may pass
+    "INSUFFICIENT_BALANCE": ("insufficient_funds", False),  # 72: top up and resend
+    "NON_CANADIAN_NUMBER": ("invalid_number", True),  # 76: not a valid Canadian E.164 number
+    "ALLOW_LIST_BLOCKED": ("blocked", True),  # 78: not on the API key's ALLOW list
+    "DENY_LIST_BLOCKED": ("blocked", True),  # 79: on the API key's DENY list
+    "RATE_LIMITED": ("rate_limited", False),  # 80: too many requests, slow down
+    "OPT_OUT_BLOCKED": ("opted_out", True),  # 82: opted out, legally blocked
+    "NO_CONSENT": ("no_consent", True),  # 83: no valid CASL consent on file
+    "CONSENT_EXPIRED": ("no_consent", True),  # 84: implied consent expired (2-year limit)
+    "DNCL_BLOCKED": ("blocked", True),  # 85: on the CRTC DNCL, no exemption applies
+    # Statuses (CALLBACKS.md "HonkIO", status map): `blocked` is a 451 refusal (line 19).
+    "blocked": ("blocked", True),
+    "expired": ("expired", False),  # the validity period ran out: a resend may arrive
+})
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -102,6 +123,7 @@ class HonkIO(Vendor):
             status = map_status(STATUS_MAP, vendor_status)
             return [event("honkio", f"message.{status}", key, created, body, event_id,
                           direction="outbound", status=status, vendor_status=vendor_status,
+                          **explain(REASON_MAP, status, common["error_code"], vendor_status),
                           **common)]
         # verification.* and whatever HonkIO adds next: stored and routed under its own type.
         return [event("honkio", type_, key, created, body, event_id,

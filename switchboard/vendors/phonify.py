@@ -32,11 +32,13 @@ from switchboard.vendors.base import (
     Vendor,
     e164,
     event,
+    explain,
     hashed_key,
     iso_or_unix_time,
     map_status,
     optional,
     optional_str,
+    reason_map,
     require,
     storable,
 )
@@ -48,6 +50,11 @@ STATUS_MAP = {
     "sent": "sent",
     "error": "failed",
 }
+# Why a message failed (phonify-api.txt line 77: states unconfirmed, sent and error): the
+# message object carries no error code, so an `error` says only that it failed.
+REASON_MAP = reason_map({
+    "error": ("unknown", None),  # 77
+})
 INBOUND_DIRECTIONS = {"inbound", "received", "incoming", "mo"}
 INBOUND_STATES = {"received"}
 
@@ -94,7 +101,7 @@ def message_event(message: Any, ours: tuple[str, ...], prefix: str = "") -> Norm
     key = hashed_key(NAME, message_id, state.lower())
     return event(NAME, f"message.{status}", key, occurred_at, message, direction="outbound",
                  status=status, vendor_status=state, **{"from": number_of(message, "origin")},
-                 **common)
+                 **explain(REASON_MAP, status, state), **common)
 
 
 class Phonify(Vendor):

@@ -29,9 +29,12 @@ from switchboard.vendors.base import (
     Vendor,
     e164,
     event,
+    explain,
     hashed_key,
     map_status,
+    opted_out,
     optional_str,
+    reason_map,
     require,
     storable,
 )
@@ -47,6 +50,13 @@ STATUS_MAP = {
 }
 # What a bounce means for retrying the number: kept in data.error_code.
 BOUNCE_NATURE = {"soft-bounce": "temporary", "hard-bounce": "permanent"}
+# Why a DLR failed (CALLBACKS.md "Transmit SMS", the line of each): a soft bounce is the
+# handset off or out of range and may be delivered later; a hard bounce is a number that
+# cannot receive. An opt-out reply (`is_optout=yes`, line 62) is opted_out, permanent.
+REASON_MAP = reason_map({
+    "soft-bounce": ("unreachable", False),  # 58
+    "hard-bounce": ("invalid_number", True),  # 59
+})
 
 
 def utc_time(value: str, field: str) -> datetime:
@@ -79,6 +89,7 @@ class TransmitSMS(Vendor):
                      direction="outbound", status=status, vendor_status=vendor_status,
                      to=e164(optional_str(fields, "mobile")),
                      error_code=BOUNCE_NATURE.get(vendor_status.lower()),
+                     **explain(REASON_MAP, status, vendor_status),
                      account_id=optional_str(fields, "user_id"))
 
     def _reply(self, fields: dict[str, str]) -> list[NormalizedEvent]:
@@ -97,7 +108,7 @@ class TransmitSMS(Vendor):
                         **data)]
         if fields.get("is_optout", "").strip().lower() == "yes":
             events.append(event(NAME, "message.opted_out", f"{key}:optout", occurred_at,
-                                fields, response_id, **data))
+                                fields, response_id, **data, **opted_out()))
         return events
 
     # sample() builds what `simulate` sends, not what a provider sent: make mutation leaves it

@@ -85,6 +85,7 @@ class Worker:
         the next claimed, so the database round trips do not stall the sending."""
         log.info("worker %s started", self.id)
         poller = self._start_phonify_poller()
+        checker = self._start_overdue_check()
         self.wakeup.listen()
         in_flight: list[Sent] = []
         while not self.stopping.is_set():
@@ -111,6 +112,8 @@ class Worker:
         self._record_until_done(in_flight)
         if poller is not None:
             poller.join(timeout=self.settings.delivery_timeout + 5)
+        if checker is not None:
+            checker.join(timeout=self.settings.delivery_timeout + 5)
         log.info("worker %s stopped", self.id)
 
     def _idle_wait(self, longest: float) -> float:
@@ -142,6 +145,30 @@ class Worker:
             except Exception:  # noqa: BLE001 - the next interval tries again
                 log.exception("phonify poll failed")
             self.stopping.wait(self.settings.phonify_poll_interval)
+
+    def _start_overdue_check(self) -> threading.Thread | None:
+        """Receipts that never came: each worker checks on its own (worker/overdue.py makes
+        one event per message however many do)."""
+        if self.settings.receipt_timeout <= 0:
+            return None
+        thread = threading.Thread(target=self._check_overdue, name="overdue-check",
+                                  daemon=True)
+        thread.start()
+        return thread
+
+    def _check_overdue(self) -> None:
+        from switchboard.worker import overdue
+
+        interval = min(overdue.INTERVAL, self.settings.receipt_timeout)
+        while not self.stopping.is_set():
+            try:
+                result = overdue.check(self.engine, self.settings.receipt_timeout,
+                                       clock.now())
+                if result.events:
+                    log.info("%s", result.line())
+            except Exception:  # noqa: BLE001 - the next interval tries again
+                log.exception("receipt overdue check failed")
+            self.stopping.wait(interval)
 
     def _claim(self) -> tuple[int, list]:
         """Expand at most a batch of owed events, then claim a batch of due deliveries (the

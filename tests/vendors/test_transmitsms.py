@@ -145,9 +145,11 @@ def test_dlr_shape(client, frozen_clock):
         "id": event_id, "type": "message.delivered", "vendor": "transmitsms",
         "vendor_event_id": None,
         "occurred_at": "2024-01-15T12:00:00Z", "received_at": "2026-11-22T05:00:00Z",
+        "sequence": 1,  # the first event stored for its message
         "data": {"message_id": "1234567", "direction": "outbound", "status": "delivered",
                  "vendor_status": "delivered", "from": None, "to": "+61400000000",
-                 "text": None, "parts": None, "error_code": None, "account_id": "4321"},
+                 "text": None, "parts": None, "error_code": None, "country": "AU",
+                 "reason": None, "permanent": None, "account_id": "4321"},
         "raw": fields_of(DLR),
     }
 
@@ -158,12 +160,15 @@ def test_optout_shape(client, engine, frozen_clock):
     received, optout = load_event(engine, received_id), load_event(engine, optout_id)
     expected_data = {"message_id": "998878", "direction": "inbound", "status": None,
                      "vendor_status": None, "from": "+61400000000", "to": "+61400111222",
-                     "text": "STOP", "parts": None, "error_code": None, "account_id": "4321",
+                     "country": "AU", "text": "STOP", "parts": None, "error_code": None,
+                     "reason": None, "permanent": None, "account_id": "4321",
                      "in_reply_to": "1234567"}
     assert received["type"] == "message.received"
     assert optout["type"] == "message.opted_out"
+    assert received["data"] == expected_data
+    # The opt-out alone says why nothing more may be sent to this number.
+    assert optout["data"] == expected_data | {"reason": "opted_out", "permanent": True}
     for shown in (received, optout):
-        assert shown["data"] == expected_data
         assert shown["vendor_event_id"] == "998878"
         assert shown["occurred_at"] == "2024-01-15T12:06:00Z"
     keys = [r["dedup_key"] for r in rows(engine, "SELECT dedup_key FROM events ORDER BY id")]

@@ -5,7 +5,14 @@ from __future__ import annotations
 from flask import Flask
 
 from switchboard.api import openapi
-from switchboard.api.admin import deliveries, events, messages, replays, subscriptions  # noqa: F401
+from switchboard.api.admin import (  # noqa: F401
+    deliveries,
+    events,
+    messages,
+    replays,
+    stats,
+    subscriptions,
+)
 from switchboard.api.admin.blueprint import bp
 
 

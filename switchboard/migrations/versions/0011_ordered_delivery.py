@@ -14,14 +14,14 @@ Existing events are numbered here, in the order they were received (received_at,
 which sorts by creation), and each message's counter starts after its last event.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-30
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,140 @@
+"""Overdue receipts: a message still `unknown`, `accepted` or `sent` whose latest receipt is
+older than RECEIPT_TIMEOUT gets one `message.receipt_overdue`, made by a worker and stored
+and fanned out like any event.
+
+Once per message whatever the number of workers: the claim is an UPDATE that sets the
+message's overdue_at where it is still NULL (PostgreSQL: the rows picked FOR UPDATE SKIP
+LOCKED, so workers take disjoint batches; SQLite: under its one write lock), and the event's
+dedup key is unique besides. Candidates come from ix_message_status_overdue, a partial index
+of the messages that may still go overdue by their latest receipt, so a check reads a range
+of it however many messages are stored. A receipt that comes later is applied as usual.
+
+The event has no provider callback behind it; its receipts row (state `generated`, the
+check's facts as its body) exists because every event names one, and renormalize and the
+admin API pass it by.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    literal_column,
+    select,
+    tuple_,
+    update,
+)
+
+from switchboard.events import TERMINAL_RANK, isoformat
+from switchboard.ids import new_id
+from switchboard.models import Event, MessageStatus, Receipt
+from switchboard.models.tables import GENERATED
+from switchboard.router.projection import FANOUT
+from switchboard.worker import outbox
+
+TYPE = "message.receipt_overdue"
+METHOD = "CHECK"
+BATCH = 500
+INTERVAL = 60.0  # seconds between a worker's checks (less when the timeout is shorter)
+
+_m = MessageStatus.__table__
+_e = Event.__table__
+_r = Receipt.__table__
+
+# The partial index's own predicate, written as a constant (a bound parameter would not prove
+# it to a generic plan).
+MAY_GO_OVERDUE = and_(_m.c.rank < literal_column(str(TERMINAL_RANK)), _m.c.overdue_at.is_(None))
+CANDIDATES = (
+    select(_m.c.vendor, _m.c.message_id)
+    .where(MAY_GO_OVERDUE,
+           _m.c.last_receipt_at < bindparam("cutoff"))
+    .order_by(_m.c.last_receipt_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+# The conditions again on the row itself: on PostgreSQL a receipt committed between the
+# pick and the update (it waited on the row lock) is seen here, and the row is left alone.
+CLAIM = (
+    update(_m)
+    .where(tuple_(_m.c.vendor, _m.c.message_id).in_(CANDIDATES), MAY_GO_OVERDUE,
+           _m.c.last_receipt_at < bindparam("cutoff"))
+    .values(overdue_at=bindparam("now"))
+    .returning(_m.c.vendor, _m.c.message_id, _m.c.status, _m.c.last_receipt_at)
+)
+
+
+@dataclass
+class CheckResult:
+    events: int = 0
+
+    def line(self) -> str:
+        return f"receipt overdue check: {self.events} messages overdue"
+
+
+def dedup_key(vendor: str, message_id: str) -> str:
+    # One per message ever: "switchboard:" is no provider's prefix.
+    return f"switchboard:overdue:{vendor}:{message_id}"
+
+
+def check(engine: Engine, timeout: float, now: datetime, batch: int = BATCH) -> CheckResult:
+    """Make the overdue events due now, a batch per transaction; 0 turns the check off."""
+    result = CheckResult()
+    if timeout <= 0:
+        return result
+    while True:
+        with engine.begin() as conn:
+            made = check_batch(conn, timeout, now, batch)
+        result.events += made
+        if made < batch:
+            return result
+
+
+def check_batch(conn: Connection, timeout: float, now: datetime, limit: int) -> int:
+    cutoff = now - timedelta(seconds=timeout)
+    claimed = conn.execute(CLAIM, {"cutoff": cutoff, "limit": limit, "now": now}).all()
+    if not claimed:
+        return 0
+    receipts, events = [], []
+    for row in claimed:
+        facts = {"message_id": row.message_id, "status": row.status,
+                 "last_receipt_at": isoformat(row.last_receipt_at), "timeout": timeout}
+        receipt_id = new_id("rcv")
+        receipts.append({"id": receipt_id, "vendor": row.vendor, "received_at": now,
+                         "method": METHOD, "content_type": "application/json",
+                         "query_string": None, "headers": {},
+                         "body": json.dumps(facts).encode(), "state": GENERATED,
+                         "error": None, "request_id": None})
+        events.append(_event(row, receipt_id, facts, timeout, now))
+    conn.execute(_r.insert(), receipts)
+    inserted = 0
+    for values in events:
+        # The claim already keeps a message to one check; the unique key makes it certain.
+        inserted += len(conn.execute(_insert_event(conn, values)).all())
+    if conn.dialect.name == "postgresql":
+        conn.execute(outbox.NOTIFY)  # wake the workers to expand the new fan-outs
+    return inserted
+
+
+def _event(row: Any, receipt_id: str, facts: dict, timeout: float, now: datetime) -> dict:
+    return {"id": new_id("evt"), "dedup_key": dedup_key(row.vendor, row.message_id),
+            "receipt_id": receipt_id, "vendor": row.vendor, "type": TYPE,
+            "vendor_event_id": None, "message_id": row.message_id, "status": None,
+            "occurred_at": row.last_receipt_at + timedelta(seconds=timeout),
+            "received_at": now, "disposition": FANOUT, "data": facts, "raw": None,
+            "fanout_owed": True}
+
+
+def _insert_event(conn: Connection, values: dict):
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(_e).values(**values).on_conflict_do_nothing(
+        index_elements=["dedup_key"]).returning(_e.c.id)
