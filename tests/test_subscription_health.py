@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from switchboard.worker.runner import Worker
 from tests.callbacks import send_honkio
 from tests.conftest import expand_owed, rows
 from tests.test_fanout import deliveries, subscribe
@@ -16,23 +17,27 @@ def subscription(engine) -> dict:
     return dict(row)
 
 
-def one_batch(client, engine, settings, subscriber, make_worker, answers) -> None:
-    """Two events for one subscription, sent in one batch, answered `answers` in the order
-    they arrive."""
+def one_batch(client, engine, settings, subscriber, answers) -> None:
+    """Two events for one subscription, in one batch sent one at a time, answered
+    `answers` in that order (the order the batch is then written down in)."""
     subscribe(engine, settings, subscriber.url)
     for status in answers:
         subscriber.reply(status)
     send_honkio(client)
     send_honkio(client)
     expand_owed(engine)
-    assert make_worker().run_once() == 2
+    worker = Worker(engine, settings, concurrency=1, poll_interval=0.02)
+    try:
+        assert worker.run_once() == 2
+    finally:
+        worker.close()
     assert len(subscriber.received) == 2
 
 
 @pytest.mark.parametrize("answers", [(410, 500), (500, 410), (200, 410), (410, 200)])
 def test_a_410_in_a_batch_disables_the_subscription(client, engine, settings, subscriber,
-                                                     make_worker, frozen_clock, answers):
-    one_batch(client, engine, settings, subscriber, make_worker, answers)
+                                                     frozen_clock, answers):
+    one_batch(client, engine, settings, subscriber, answers)
     stored = subscription(engine)
     assert stored["active"] in (False, 0)
     assert stored["disabled_reason"] == "subscriber answered 410 Gone"
@@ -40,8 +45,8 @@ def test_a_410_in_a_batch_disables_the_subscription(client, engine, settings, su
 
 @pytest.mark.parametrize("answers", [(200, 500), (500, 200)])
 def test_a_failure_beside_a_success_starts_the_failing_streak(
-        client, engine, settings, subscriber, make_worker, frozen_clock, answers):
-    one_batch(client, engine, settings, subscriber, make_worker, answers)
+        client, engine, settings, subscriber, frozen_clock, answers):
+    one_batch(client, engine, settings, subscriber, answers)
     stored = subscription(engine)
     assert stored["active"] in (True, 1) and stored["disabled_reason"] is None
     assert stored["failing_since"] is not None
