@@ -122,6 +122,9 @@ def test_first_poll_ingests_every_page(app, engine, poll_settings, phonify_api, 
     summary = poll(engine, poll_settings, frozen_clock)
     assert summary.error is None
     assert (summary.pages, summary.listed, summary.accepted) == (3, 5, 5)
+    # The summary names the events it stored.
+    assert sorted(summary.event_ids) == sorted(r["id"] for r in
+                                               rows(engine, "SELECT id FROM events"))
     assert len(summary.event_ids) == 5
     # Page by page until a short page, with the API key as the Basic username.
     auth = "Basic " + base64.b64encode(f"{API_KEY}:".encode()).decode()
