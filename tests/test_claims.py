@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from switchboard.worker import store
-from switchboard.worker.store import Outcome
+from switchboard.store import deliveries as store
+from switchboard.store.deliveries import Outcome
 from tests.callbacks import send_honkio
 from tests.conftest import expand_owed
 from tests.test_fanout import attempts, deliveries, subscribe
