@@ -144,11 +144,11 @@ def test_replay_to_a_disabled_or_unknown_subscription_is_refused(client, engine,
     with engine.begin() as conn:
         subs.set_active(conn, settings, sub["id"], False)
     (event_id,) = send_honkio(client)
-    for sub_id, status in ((sub["id"], 400), ("sub_nope", 404)):
+    for sub_id, status, code in ((sub["id"], 409, "not_active"), ("sub_nope", 404, "not_found")):
         with pytest.raises(OperationError) as refused:
             replay_from_json(engine, settings, {"event_ids": [event_id],
                                                 "subscription_id": sub_id}, clock.now())
-        assert refused.value.status == status
+        assert (refused.value.status, refused.value.code) == (status, code)
 
 
 def test_renormalize_applies_a_fixed_status_map(client, engine, settings, subscriber,

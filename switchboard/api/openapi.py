@@ -520,7 +520,8 @@ PATHS: dict[str, Any] = _webhook_paths() | {
         "Owe stored events again (by ids or a filter), or count them with dry_run",
         {"200": _json(_ref("ReplayResult"), "how many events matched and deliveries were "
                       "made", {"matched": 42, "enqueued": 42})}
-        | BAD_REQUEST | _not_found("subscription"),
+        | BAD_REQUEST | _not_found("subscription")
+        | {"409": _error("the subscription is disabled: enable it first")},
         requestBody=_body("ReplayRequest", ex.REPLAY))},
 }
 

@@ -128,7 +128,9 @@ def _check_subscription(conn: Connection, subscription_id: str | None) -> None:
     if row is None or row.deleted_at is not None:
         raise _refused("subscription_id", f"no subscription {subscription_id!r}", 404)
     if not row.active:
-        raise _refused("subscription_id", "the subscription is disabled; enable it first")
+        # The request is right; the subscription's state forbids it, as for a retry.
+        raise OperationError("subscription_id", "the subscription is disabled; enable it first",
+                             409, "not_active")
 
 
 def replay(engine: Engine, settings: Settings, request: ReplayRequest, now: datetime,
