@@ -131,12 +131,13 @@ def test_scorecard_filters(client, fixture):
     assert [r["vendor"] for r in get(client, until="2026-11-20T00:00:00Z")
             .get_json()["providers"]] == ["boomware"]
     assert get(client, until="2026-11-14T00:00:00Z").get_json()["providers"] == []
+    backwards = get(client, since="2026-11-22T00:00:00Z", until="2026-11-21T00:00:00Z")
+    assert backwards.status_code == 200 and backwards.get_json()["providers"] == []
 
 
 @pytest.mark.parametrize(("params", "field"), [
     ({"since": "yesterday"}, "since"), ({"vendor": "nokia"}, "vendor"),
     ({"country": "CAN"}, "country"), ({"limit": "5"}, "limit"),
-    ({"since": "2026-11-22T00:00:00Z", "until": "2026-11-21T00:00:00Z"}, "since"),
 ])
 def test_bad_parameters_are_400_naming_them(client, params, field):
     answer = get(client, **params)

@@ -55,9 +55,8 @@ class StatsFilter:
         """Query parameters (or CLI options); the window defaults to the last 7 days."""
         reject_unknown(args, PARAMETERS)
         until = time_param(args, "until") or now
+        # since at or after until is an empty window, as for the event lists, not an error.
         since = time_param(args, "since") or _week_before(until)
-        if since >= until:
-            raise OperationError("since", "since must be before until")
         country = text_param(args, "country")
         if country is not None and not COUNTRY.match(country):
             raise OperationError("country", "country must be an ISO 3166 alpha-2 code, e.g. CA")
