@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 
 from switchboard import clock
 from switchboard.cli import cli
-from switchboard.operations.stats import interpolate
+from switchboard.store.scorecard import interpolate
 from switchboard.worker import overdue
 from tests.conftest import SECRETS
 from tests.signing import canary_headers, honkio_headers, sample_json

@@ -2,23 +2,20 @@
 failed, pending and overdue, why they failed, and how long delivery took.
 
 Read from message_status alone (ingest keeps there what this needs: router/projection.py),
-over the messages whose first receipt reached us in the window. The percentiles are
-PostgreSQL's percentile_cont; SQLite has none, so there they are interpolated the same way
-from the durations.
+over the messages whose first receipt reached us in the window (store/scorecard.py).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection
 
-from switchboard.events import FAILURE_STATUSES, REASONS, TERMINAL_RANK
+from switchboard.events import REASONS
 from switchboard.models import MessageStatus
 from switchboard.operations.common import (
     OperationError,
@@ -27,20 +24,14 @@ from switchboard.operations.common import (
     text_param,
     time_param,
 )
+from switchboard.store.scorecard import read_scorecard
 from switchboard.vendors.registry import VENDORS
 
 PARAMETERS = ("since", "until", "vendor", "country")
 DEFAULT_WINDOW = timedelta(days=7)
-DELIVERED_STATUSES = ("delivered", "read")  # read comes after delivered
 COUNTRY = re.compile(r"^[A-Za-z]{2}$")
-PERCENTILES = (0.5, 0.95)
 
 _m = MessageStatus.__table__
-_measured = and_(_m.c.accepted_at.is_not(None), _m.c.delivered_at.is_not(None))
-
-
-def _count(condition) -> Any:
-    return func.sum(case((condition, 1), else_=0))
 
 
 @dataclass(frozen=True)
@@ -86,52 +77,8 @@ def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec=spec).replace("+00:00", "Z")
 
 
-def _counts(where: StatsFilter):
-    """One pass, hashed by vendor and country (no sort: PostgreSQL runs it in parallel),
-    the failure reasons counted in it too."""
-    return (select(
-        _m.c.vendor, _m.c.country, func.count().label("messages"),
-        _count(_m.c.status.in_(DELIVERED_STATUSES)).label("delivered"),
-        _count(_m.c.status.in_(sorted(FAILURE_STATUSES))).label("failed"),
-        _count(_m.c.rank < TERMINAL_RANK).label("pending"),
-        _count(and_(_m.c.rank < TERMINAL_RANK, _m.c.overdue_at.is_not(None))).label("overdue"),
-        _count(_measured).label("samples"),
-        *(_count(_m.c.reason == reason).label(f"reason_{reason}") for reason in REASONS))
-        .where(*where.conditions()).group_by(_m.c.vendor, _m.c.country))
-
-
-def _percentiles(where: StatsFilter):
-    """PostgreSQL: only the measured messages, grouped by byte order ("C"): sorting by the
-    database's own collation costs a third more, and the groups are the same."""
-    vendor, country = _m.c.vendor.collate("C"), _m.c.country.collate("C")
-    seconds = func.extract("epoch", _m.c.delivered_at - _m.c.accepted_at)
-    return (select(vendor.label("vendor"), country.label("country"),
-                   func.percentile_cont(list(PERCENTILES)).within_group(seconds)
-                   .label("percentiles"))
-            .where(*where.conditions(), _measured).group_by(vendor, country))
-
-
-def _durations(where: StatsFilter):
-    """SQLite: each measured message's seconds, for percentiles computed here."""
-    seconds = (func.julianday(_m.c.delivered_at) - func.julianday(_m.c.accepted_at)) * 86400
-    return (select(_m.c.vendor, _m.c.country, seconds.label("seconds"))
-            .where(*where.conditions(), _measured))
-
-
 def provider_stats(conn: Connection, where: StatsFilter) -> dict:
-    if conn.dialect.name == "postgresql":
-        # An analytic read over up to millions of rows: compiling it costs more than it saves.
-        conn.exec_driver_sql("SET LOCAL jit = off")
-        counted = conn.execute(_counts(where)).all()
-        percentiles = {(r.vendor, r.country): r.percentiles
-                       for r in conn.execute(_percentiles(where))}
-    else:
-        counted = conn.execute(_counts(where)).all()
-        durations: dict[tuple, list[float]] = {}
-        for row in conn.execute(_durations(where)):
-            durations.setdefault((row.vendor, row.country), []).append(row.seconds)
-        percentiles = {key: [interpolate(sorted(values), p) for p in PERCENTILES]
-                       for key, values in durations.items()}
+    counted, percentiles = read_scorecard(conn, where.conditions())
     counted.sort(key=lambda r: (r.vendor, r.country is None, r.country or ""))
     return {"since": _rfc3339(where.since), "until": _rfc3339(where.until),
             "providers": [_row(r, percentiles.get((r.vendor, r.country))) for r in counted]}
@@ -154,12 +101,3 @@ def _row(row: Any, percentiles: list[float] | None) -> dict:
 
 def _seconds(value: float | None) -> float | None:
     return None if value is None else round(float(value), 3)
-
-
-def interpolate(ordered: list[float], fraction: float) -> float | None:
-    """percentile_cont: linear interpolation between the two nearest ranks."""
-    if not ordered:
-        return None
-    position = fraction * (len(ordered) - 1)
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

@@ -37,7 +37,9 @@ from switchboard.ids import new_id
 from switchboard.models import Event, MessageStatus, Receipt
 from switchboard.models.tables import GENERATED
 from switchboard.router.projection import FANOUT
-from switchboard.worker import outbox
+from switchboard.store.statements import next_sequence
+from switchboard.store.upsert import insert_new
+from switchboard.store.wakeup import wake_workers
 
 TYPE = "message.receipt_overdue"
 METHOD = "CHECK"
@@ -115,10 +117,13 @@ def check_batch(conn: Connection, timeout: float, now: datetime, limit: int) -> 
     conn.execute(_r.insert(), receipts)
     inserted = 0
     for values in events:
+        # The sequence is the message's next, as for a receipt; a second check of one message
+        # (which the claim already prevents) takes none and the unique key refuses its event.
+        values["sequence"] = next_sequence(conn, values["vendor"], values["message_id"],
+                                           values["dedup_key"])
         # The claim already keeps a message to one check; the unique key makes it certain.
-        inserted += len(conn.execute(_insert_event(conn, values)).all())
-    if conn.dialect.name == "postgresql":
-        conn.execute(outbox.NOTIFY)  # wake the workers to expand the new fan-outs
+        inserted += insert_new(conn, _e, [_e.c.dedup_key], values)
+    wake_workers(conn)  # to expand the new fan-outs
     return inserted
 
 
@@ -129,12 +134,3 @@ def _event(row: Any, receipt_id: str, facts: dict, timeout: float, now: datetime
             "occurred_at": row.last_receipt_at + timedelta(seconds=timeout),
             "received_at": now, "disposition": FANOUT, "data": facts, "raw": None,
             "fanout_owed": True}
-
-
-def _insert_event(conn: Connection, values: dict):
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(_e).values(**values).on_conflict_do_nothing(
-        index_elements=["dedup_key"]).returning(_e.c.id)
