@@ -1,6 +1,6 @@
 """Console subscription actions: create (secret shown once), disable, enable, rotate,
 delete, and a test event sent through the worker to that subscription only; each through
-switchboard.subscriptions, as the admin API and the CLI do."""
+operations.subscriptions, as the admin API and the CLI do."""
 
 from __future__ import annotations
 

@@ -137,7 +137,8 @@ def test_scorecard_filters(client, fixture):
 
 @pytest.mark.parametrize(("params", "field"), [
     ({"since": "yesterday"}, "since"), ({"vendor": "nokia"}, "vendor"),
-    ({"country": "CAN"}, "country"), ({"limit": "5"}, "limit"),
+    ({"country": "CAN"}, "country"), ({"country": "CA\n"}, "country"),
+    ({"limit": "5"}, "limit"),
 ])
 def test_bad_parameters_are_400_naming_them(client, params, field):
     answer = get(client, **params)
@@ -169,6 +170,9 @@ def test_cli_prints_the_same_table(app, fixture):
     assert [line.split()[0] for line in wide.output.splitlines()] == ["vendor", "boomware"]
     bad = app.test_cli_runner().invoke(cli, ["stats", "providers", "--since", "soon"])
     assert bad.exit_code != 0 and "since" in bad.output
+    too_far = app.test_cli_runner().invoke(cli, ["stats", "providers", "--since",
+                                                 "9999999999999d"])
+    assert too_far.exit_code == 2 and "--since" in too_far.output  # no traceback
 
 
 def test_metrics_count_terminal_statuses_and_time_to_deliver(client, frozen_clock):

@@ -23,6 +23,9 @@ def _moment(value: str | None, name: str, now) -> str | None:
         return None
     try:
         return (now - parse_duration(value)).isoformat()
+    except OverflowError:  # further back than year 1
+        raise click.BadParameter(f"{value!r} reaches back before the year 1",
+                                 param_hint=f"--{name}") from None
     except ValueError:
         return parse_time(value, name).isoformat()
 

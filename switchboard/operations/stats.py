@@ -49,7 +49,7 @@ class StatsFilter:
         # since at or after until is an empty window, as for the event lists, not an error.
         since = time_param(args, "since") or _week_before(until)
         country = text_param(args, "country")
-        if country is not None and not COUNTRY.match(country):
+        if country is not None and not COUNTRY.fullmatch(country):
             raise OperationError("country", "country must be an ISO 3166 alpha-2 code, e.g. CA")
         return cls(since, until, choice_param(args, "vendor", VENDORS),
                    country.upper() if country else None)

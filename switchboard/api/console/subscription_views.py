@@ -1,6 +1,7 @@
 """Console pages that change subscriptions: create, disable, enable, rotate the secret,
-delete, send a test event. Each goes through switchboard.subscriptions (and the test event
-through admin.subscription_test_event), the functions the admin API and the CLI call too."""
+delete, send a test event. Each goes through operations.subscriptions (and the test event
+through operations.subscription_test_event), the functions the admin API and the CLI call
+too."""
 
 from __future__ import annotations
 

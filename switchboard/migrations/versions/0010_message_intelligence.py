@@ -17,14 +17,21 @@ however many messages are stored. ix_message_status_first_receipt serves the sco
 window.
 
 Existing rows take updated_at (the time of their latest status change) for both receipt
-times: the closest thing stored before.
+times: the closest thing stored before. A message still waiting whose latest change is older
+than the default timeout (a day) is marked overdue already, without an event: otherwise the
+first check after an upgrade would send subscribers one stale message.receipt_overdue for
+every old message that never got its final receipt, however long ago.
 
 Revision ID: 0010
 Revises: 0009
 Create Date: 2026-11-30
 """
+from datetime import timedelta
+
 import sqlalchemy as sa
 from alembic import op
+
+from switchboard import clock
 
 revision = '0010'
 down_revision = '0009'
@@ -47,6 +54,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column('overdue_at', TIME, nullable=True))
     op.execute("UPDATE message_status SET first_receipt_at = updated_at, "
                "last_receipt_at = updated_at")
+    status = sa.table('message_status', sa.column('rank', sa.Integer),
+                      sa.column('updated_at', TIME), sa.column('overdue_at', TIME))
+    long_ago = clock.now() - timedelta(days=1)  # the default SWITCHBOARD_RECEIPT_TIMEOUT
+    op.execute(status.update().where(status.c.rank < 100, status.c.updated_at < long_ago)
+               .values(overdue_at=status.c.updated_at))
     op.create_index('ix_message_status_overdue', 'message_status', ['last_receipt_at'],
                     postgresql_where=MAY_GO_OVERDUE, sqlite_where=MAY_GO_OVERDUE)
     op.create_index('ix_message_status_first_receipt', 'message_status',
