@@ -178,6 +178,7 @@ def test_inbound_shape(client, frozen_clock):
         "id": event_id, "type": "message.received", "vendor": "boomware",
         "vendor_event_id": None,
         "occurred_at": "2020-01-12T00:00:00Z", "received_at": "2026-11-22T05:00:00Z",
+        "sequence": 1,
         "data": {"message_id": "fffeee-qqdqqq-gfrgrgr-vvvvvvv", "direction": "inbound",
                  "status": None, "vendor_status": None, "from": "+447700900001",
                  "to": "+447700900000", "text": "Hello world", "parts": 1, "error_code": None,

@@ -255,6 +255,7 @@ def test_event_shape(client, frozen_clock):
         "id": event_id, "type": "message.delivered", "vendor": "canary",
         "vendor_event_id": "evt_1234567890",
         "occurred_at": "2024-01-01T12:00:00Z", "received_at": "2026-11-22T05:00:00Z",
+        "sequence": 1,
         "data": {"message_id": "msg_abc123", "direction": "outbound",
                  "status": "delivered", "vendor_status": "delivered", "from": None,
                  "to": "+15551234567", "text": None, "parts": None, "error_code": None,

@@ -193,6 +193,7 @@ def test_event_shape(client, frozen_clock):
         "id": event_id, "type": "message.delivered", "vendor": "honkio",
         "vendor_event_id": "evt_01HXYZ9K2M3N4P5Q6R7S8T9V0W",
         "occurred_at": "2024-01-15T12:00:00Z", "received_at": "2026-11-22T05:00:00Z",
+        "sequence": 1,
         "data": {"message_id": "msg_01HXYZ7M8N9P0Q1R2S3T4V5W6X", "direction": "outbound",
                  "status": "delivered", "vendor_status": "delivered", "from": None,
                  "to": "+16135550199", "text": None, "parts": None, "error_code": None,

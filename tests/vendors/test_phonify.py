@@ -257,6 +257,7 @@ def test_event_shape(client, frozen_clock):
     assert shown == {
         "id": event_id, "type": "message.sent", "vendor": "phonify", "vendor_event_id": None,
         "occurred_at": "2024-01-15T12:00:00Z", "received_at": "2026-11-22T05:00:00Z",
+        "sequence": 1,
         "data": {"message_id": "5f1c2a9e7b", "direction": "outbound", "status": "sent",
                  "vendor_status": "sent", "from": "+34911000000", "to": "+34600000000",
                  "text": "Your order #29211 received", "parts": None, "error_code": None,

@@ -166,6 +166,7 @@ def test_dlr_shape(client, frozen_clock):
         "id": event_id, "type": "message.delivered", "vendor": "transmitsms",
         "vendor_event_id": None,
         "occurred_at": "2024-01-15T12:00:00Z", "received_at": "2026-11-22T05:00:00Z",
+        "sequence": 1,
         "data": {"message_id": "1234567", "direction": "outbound", "status": "delivered",
                  "vendor_status": "delivered", "from": None, "to": "+61400000000",
                  "text": None, "parts": None, "error_code": None, "account_id": "4321"},
