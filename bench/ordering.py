@@ -131,8 +131,11 @@ def reset(engine, ordered: bool) -> None:
             conn.execute(text("UPDATE events SET sequence = s.sequence FROM bench_sequences "
                               "AS s WHERE events.id = s.id"))
     if engine.dialect.name == "postgresql":
+        # Statistics of deliveries stay those of the full table: taken now, on the emptied
+        # one, they make the claim sort every due row (see README, Running in production).
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
+            conn.execute(text("VACUUM ANALYZE events"))
+            conn.execute(text("VACUUM deliveries"))
 
 
 def main() -> None:

@@ -29,7 +29,9 @@ def test_bench_scale_smoke(tmp_path):
     for measure in ("ingest / bare Flask, c4", "ingest p50 / p99, c4", "ingest p50 / p99, c8",
                     "ingest / bare, 1,000 events stored", "ingest / bare, 3 subscriptions",
                     "deliveries/s, one worker", "ingest->subscriber p50 / p99",
-                    "events/s, one 50-message callback"):
+                    "events/s, one 50-message callback",
+                    "deliveries/s ordered / unordered, 100 messages x 3 events",
+                    "one message, 20 events, every third POST refused once"):
         assert measure in rows, done.stdout
         assert "FAILED" not in rows[measure], done.stdout
     assert rows["ingest / bare, 1,000 events stored"].rstrip().endswith(("met", "MISSED"))
@@ -37,13 +39,17 @@ def test_bench_scale_smoke(tmp_path):
 
     jobs = {job["key"]: job for job in json.loads(results.read_text())["jobs"]}
     assert set(jobs) == {"sqlite:base", "sqlite:high", "sqlite:subscriptions",
-                         "sqlite:preload", "sqlite:dispatch", "sqlite:large"}
+                         "sqlite:preload", "sqlite:dispatch", "sqlite:large",
+                         "sqlite:ordering"}
     for key, job in jobs.items():
         assert job["error"] is None, (key, job["error"])
         if key == "sqlite:large":
             (large,) = job["result"]["results"]
             assert large["stored"] == large["accepted"] > 0 and large["errors"] == 0
             assert large["events_per_s"] > 0
+            continue
+        if key == "sqlite:ordering":  # its figures: tests/test_bench_smoke.py
+            assert job["result"]["chain_in_order"] is True
             continue
         if key == "sqlite:dispatch":
             result = job["result"]
