@@ -25,12 +25,12 @@ from switchboard.admin.common import (
 from switchboard.admin.events import summary
 from switchboard.ids import id_pattern
 from switchboard.models import Event
+from switchboard.models.functions import party_sql
 from switchboard.vendors.base import e164
 
 _e = Event.__table__
 PARAMETERS = ("q", "country", "limit", "cursor")
-# As the indexes of 0012 write them: a query must match the expression exactly.
-PARTIES = {name: literal_column(f"(data ->> '{name}')", String) for name in ("to", "from")}
+PARTIES = {name: literal_column(party_sql(name), String) for name in ("to", "from")}
 MESSAGES_SHOWN = 20
 
 
