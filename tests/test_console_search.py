@@ -99,3 +99,19 @@ def test_search_says_what_is_wrong_or_that_nothing_matched(console_app, stored):
         bad.get_data(as_text=True)
     none = client.get("/console/search", query_string={"q": "nothing-like-this"})
     assert none.status_code == 200 and 'id="nothing"' in none.get_data(as_text=True)
+
+
+def test_an_event_holding_a_nul_is_stored_and_search_still_answers(console_app, stored):
+    """PostgreSQL's ->> fails on a json document with an escaped NUL anywhere: the phone
+    indexes leave such an event out rather than refuse its callback."""
+    client = console_app.test_client()
+    payload = BOOMWARE_INBOUND | {"messageId": "with-nul", "text": "a\u0000b",
+                                  "from": "447700900777"}
+    answer = client.post(f"/webhooks/boomware/{SECRETS['boomware_tokens'][0]}",
+                         data=json.dumps(payload), headers={"Content-Type": "application/json"})
+    assert answer.status_code == 200, answer.get_json()
+    assert found(console_app, q="+447700900777")["events"] == []
+    assert found(console_app, q="with-nul")["messages"] == [
+        {"vendor": "boomware", "message_id": "with-nul"}]
+    assert [e["id"] for e in found(console_app, q="+447700900001")["events"]] == \
+        stored["boomware"]

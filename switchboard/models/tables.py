@@ -22,6 +22,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from switchboard.models.functions import party_sql
+
 
 class UtcDateTimeType(TypeDecorator):
     """Aware UTC datetimes on every dialect (SQLite would hand back naive ones)."""
@@ -115,8 +117,8 @@ class Event(Base):
         Index("ix_events_message_sequence", "message_id", "vendor", "sequence"),
         Index("ix_events_receipt", "receipt_id"),  # purge deletes receipts (0002)
         # Phone search, newest first, one walk per side (0012).
-        Index("ix_events_to_received", text("(data ->> 'to')"), "received_at", "id"),
-        Index("ix_events_from_received", text("(data ->> 'from')"), "received_at", "id"),
+        Index("ix_events_to_received", text(party_sql("to")), "received_at", "id"),
+        Index("ix_events_from_received", text(party_sql("from")), "received_at", "id"),
         # The owed fan-outs only: as small as the workers' backlog (0009).
         Index("ix_events_fanout_owed", "id", postgresql_where=text("fanout_owed IS NOT NULL"),
               sqlite_where=text("fanout_owed IS NOT NULL")),

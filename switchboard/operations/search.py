@@ -16,6 +16,7 @@ from sqlalchemy import Connection, String, literal_column, select, tuple_
 
 from switchboard.ids import id_pattern
 from switchboard.models import Event
+from switchboard.models.functions import party_sql
 from switchboard.operations.common import (
     OperationError,
     decode_cursor,
@@ -29,8 +30,7 @@ from switchboard.vendors.base import e164
 
 _e = Event.__table__
 PARAMETERS = ("q", "country", "limit", "cursor")
-# As the indexes of 0012 write them: a query must match the expression exactly.
-PARTIES = {name: literal_column(f"(data ->> '{name}')", String) for name in ("to", "from")}
+PARTIES = {name: literal_column(party_sql(name), String) for name in ("to", "from")}
 MESSAGES_SHOWN = 20
 
 
