@@ -47,6 +47,8 @@ test-toronto: $(STAMP)
 # module and each survivor (tests/mutation.md: results and the accepted equivalent mutants).
 # Hours on two cores, so not in .ci/run. MUTANTS narrows it, e.g.
 # `make mutation MUTANTS='switchboard.url_policy.*'`; results start afresh each time.
+# With SWITCHBOARD_TEST_DATABASE_URL set, the tests run on PostgreSQL too, as `make test`
+# runs them: the only way to measure PostgreSQL-only code (ingest's combined statement).
 MUTATION_JOBS ?= 2
 mutation: $(STAMP)
 	rm -rf mutants

@@ -19,7 +19,8 @@ from switchboard.models import Attempt, Delivery
 from switchboard.operations import subscriptions as subs
 from switchboard.operations.common import OperationError
 from tests.callbacks import send_honkio
-from tests.conftest import expand_owed, rows
+from tests.conftest import SECRETS, expand_owed, rows
+from tests.signing import canary_headers, sample_json
 from tests.subscriber import Subscriber
 
 
@@ -81,6 +82,34 @@ def test_type_and_vendor_filters(client, engine, settings, subscriber, make_work
     make_worker().run_once()
     assert sorted(subscriber.webhook_ids()) == sorted([delivered, delivered, sent])
     assert other_vendor["id"] not in {d["subscription_id"] for d in deliveries(engine)}
+
+
+def test_one_providers_subscription_and_handler_get_only_its_events(
+        client, engine, settings, subscriber, frozen_clock):
+    honkio_only, _ = subscribe(engine, settings, subscriber.url + "/honkio",
+                               vendors=["honkio"])
+    canary_only, _ = subscribe(engine, settings, subscriber.url + "/canary",
+                               vendors=["canary"])
+    name = "test.honkio_only"
+
+    @on("*", vendors=["honkio"], name=name)
+    def handler(event):
+        pass
+
+    try:
+        (from_honkio,) = send_honkio(client)
+        payload = sample_json("canary-delivered.json")
+        payload["created"] = int(settings_now().timestamp())  # inside Canary's window
+        body = json.dumps(payload).encode()
+        answer = client.post("/webhooks/canary", data=body,
+                             headers=canary_headers(body, SECRETS["canary_secrets"][0]))
+        (from_canary,) = answer.get_json()["event_ids"]
+        expand_owed(engine)
+    finally:
+        unregister(name)
+    made = {(d["event_id"], d["subscription_id"], d["handler"]) for d in deliveries(engine)}
+    assert made == {(from_honkio, honkio_only["id"], None), (from_honkio, None, name),
+                    (from_canary, canary_only["id"], None)}
 
 
 def test_ingest_writes_no_deliveries_and_expansion_writes_each_target_once(
