@@ -213,6 +213,40 @@ def test_health_page_counts_the_last_day(console_app, frozen_clock, subscriber):
     assert "05:00 UTC succeeded: 2</title>" in page and "05:00 UTC failed: 2</title>" in page
 
 
+def test_health_counts_todays_attempts_and_deaths_of_older_deliveries(
+        console_app, frozen_clock, subscriber):
+    # The default schedule spans ~27.6 h: a delivery dies a day after it was made, and its
+    # last attempts are today's news though the delivery is not.
+    state = console_app.extensions["switchboard"]
+    sub, _ = make_sub(console_app, subscriber.url, event_types=["message.*"])
+    from switchboard.worker.runner import Worker
+    worker = Worker(state.engine, dataclasses.replace(state.settings,
+                                                      retry_schedule=(0, 24 * 3600)),
+                    concurrency=1, poll_interval=0.02)
+    from tests.callbacks import send_honkio
+    try:
+        send_honkio(console_app.test_client(), "delivered", message_id="msg_old")
+        subscriber.reply(500, body=b"down yesterday")
+        subscriber.reply(503, body=b"down today")
+        assert worker.run_once() == 1
+        frozen_clock.advance(30 * 3600)  # past the retry, jitter (20 %) and all
+        assert worker.run_once() == 1
+    finally:
+        worker.close()
+    assert rows(state.engine, "SELECT state FROM deliveries")[0]["state"] == "dead"
+    page = signed_in(console_app).get(f"/console/subscriptions/{sub['id']}") \
+        .get_data(as_text=True)
+
+    def figure(name):
+        return re.search(rf'<dd id="{name}">(.*?)</dd>', page, re.S).group(1).strip()
+
+    assert (figure("succeeded"), figure("failed"), figure("dead")) == ("0", "1", "1")
+    assert figure("success-rate") == "0.0 %"
+    assert page.count('class="attempt"') == 1
+    assert "down today" in page and "down yesterday" not in page
+    assert "11:00 UTC failed: 1</title>" in page  # 2026-11-23 11:00, 30 h after 05:00
+
+
 def test_ages_and_percentiles():
     from switchboard.api.console.display import age
     from switchboard.operations.subscription_health import percentile
