@@ -13,6 +13,7 @@ from standardwebhooks.webhooks import Webhook
 from switchboard import clock
 from switchboard.app import create_app
 from switchboard.operations import subscriptions as subs
+from switchboard.operations.subscription_test_event import send_test_event
 from tests.conftest import rows
 from tests.console_forms import TOKEN, signed_in, submit
 
@@ -160,6 +161,20 @@ def test_test_event_goes_through_the_worker_to_that_subscription_only(
     page = client.get(base).get_data(as_text=True)
     assert page.count('class="attempt"') == 1 and "switchboard.test" in page
     assert "{&#34;ok&#34;: true}" in page  # the start of the subscriber's answer
+
+
+def test_a_test_event_shows_no_provider_receipt(console_app, frozen_clock):
+    sub, _ = make_sub(console_app, "http://127.0.0.1:9/x")
+    state = console_app.extensions["switchboard"]
+    with state.engine.begin() as conn:
+        event_id = send_test_event(conn, sub["id"], clock.now())["event_id"]
+    shown = console_app.test_client().get(f"/api/events/{event_id}",
+                                          headers={"Authorization": f"Bearer {TOKEN}"})
+    assert shown.status_code == 200 and shown.get_json()["receipt"] is None
+    page = signed_in(console_app).get(f"/console/events/{event_id}").get_data(as_text=True)
+    assert "switchboard.test" in page and "<h2>Receipt</h2>" not in page
+    (receipt,) = rows(state.engine, "SELECT state, vendor FROM receipts")
+    assert dict(receipt) == {"state": "generated", "vendor": "switchboard"}
 
 
 def test_a_disabled_subscription_gets_no_test_event(console_app, frozen_clock):
