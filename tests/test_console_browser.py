@@ -1,7 +1,8 @@
 """The operator's cockpit in a real browser (Debian's Chromium through Playwright): home,
 create a subscription and see its secret once, send it a test event that the worker
 delivers, its health page, search by phone number, a message's timeline, rotate, disable,
-delete; and on every page, every input labelled and every action a real button or link."""
+delete (rotate and delete only once their confirm() is accepted, on the list and the health
+page alike); and on every page, every input labelled and every action a real button or link."""
 
 from __future__ import annotations
 
@@ -55,7 +56,13 @@ def test_browser_cockpit(live_console, subscriber, frozen_clock):  # noqa: F811 
             "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"])
         page = browser.new_page()
-        page.on("dialog", lambda dialog: dialog.accept())
+        asked, confirming = [], {"accept": True}
+
+        def answer(dialog):
+            asked.append(dialog.message)
+            dialog.accept() if confirming["accept"] else dialog.dismiss()
+
+        page.on("dialog", answer)
         page.goto(f"{base}/console/login")
         accessible(page)
         page.get_by_label("Admin token").fill(TOKEN)
@@ -112,11 +119,24 @@ def test_browser_cockpit(live_console, subscriber, frozen_clock):  # noqa: F811 
         page.get_by_role("link", name="Subscriptions").click()
         page.get_by_role("button", name="Rotate secret").click()
         rotated = page.locator("#new-secret code").inner_text()
+        assert asked == ["Rotate the secret? The old one keeps signing for 24 hours."]
         assert rotated.startswith("whsec_") and rotated != secret
         page.get_by_role("button", name="Disable").click()
         assert page.locator(".sub-state").inner_text().startswith("disabled")
         page.get_by_role("button", name="Enable").click()
         assert page.locator(".sub-state").inner_text() == "active"
+        # From the health page: dismissed, nothing is sent; accepted, the subscription goes.
+        page.locator("tr.subscription a").first.click()
+        health = page.url
+        confirming["accept"] = False
         page.get_by_role("button", name="Delete").click()
+        assert asked[-1] == "Delete this subscription? It is never sent to again."
+        page.goto(health)
+        assert page.locator(".sub-state").inner_text() == "active"
+        confirming["accept"] = True
+        page.get_by_role("button", name="Delete").click()
+        assert page.locator(".sub-state").inner_text() == "deleted"
+        assert len(asked) == 3
+        page.get_by_role("link", name="Subscriptions").click()
         assert page.locator("tr.subscription").count() == 0
         browser.close()

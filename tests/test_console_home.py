@@ -82,6 +82,22 @@ def test_home_counts_the_last_day_by_hour(console_app, frozen_clock):
     assert page.count('<svg class="chart" role="img"') == 3
 
 
+def test_home_charts_no_test_event_as_a_callback(console_app, frozen_clock):
+    from switchboard.operations.subscription_test_event import send_test_event
+
+    state = console_app.extensions["switchboard"]
+    send_honkio(console_app.test_client())
+    with state.engine.begin() as conn:
+        sub, _ = subs.create(conn, state.settings, clock.now(), url="http://127.0.0.1:9/x",
+                             event_types=["message.*"])
+        send_test_event(conn, sub["id"], clock.now())
+    page = signed_in(console_app).get("/console/").get_data(as_text=True)
+    assert totals(page, "callbacks") == {"honkio": (1, 1)}
+    assert totals(page, "failed") == {}
+    assert "switchboard" not in re.search(r'<figure id="chart-callbacks">(.*?)</figure>',
+                                          page, re.S).group(1)
+
+
 def test_home_is_where_sign_in_lands(console_app):
     answer = console_app.test_client().post("/console/login", data={"token": TOKEN})
     assert answer.location == "/console/"

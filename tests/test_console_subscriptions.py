@@ -13,6 +13,7 @@ from standardwebhooks.webhooks import Webhook
 from switchboard import clock
 from switchboard.app import create_app
 from switchboard.operations import subscriptions as subs
+from switchboard.operations.subscription_test_event import send_test_event
 from tests.conftest import rows
 from tests.console_forms import TOKEN, signed_in, submit
 
@@ -162,6 +163,20 @@ def test_test_event_goes_through_the_worker_to_that_subscription_only(
     assert "{&#34;ok&#34;: true}" in page  # the start of the subscriber's answer
 
 
+def test_a_test_event_shows_no_provider_receipt(console_app, frozen_clock):
+    sub, _ = make_sub(console_app, "http://127.0.0.1:9/x")
+    state = console_app.extensions["switchboard"]
+    with state.engine.begin() as conn:
+        event_id = send_test_event(conn, sub["id"], clock.now())["event_id"]
+    shown = console_app.test_client().get(f"/api/events/{event_id}",
+                                          headers={"Authorization": f"Bearer {TOKEN}"})
+    assert shown.status_code == 200 and shown.get_json()["receipt"] is None
+    page = signed_in(console_app).get(f"/console/events/{event_id}").get_data(as_text=True)
+    assert "switchboard.test" in page and "<h2>Receipt</h2>" not in page
+    (receipt,) = rows(state.engine, "SELECT state, vendor FROM receipts")
+    assert dict(receipt) == {"state": "generated", "vendor": "switchboard"}
+
+
 def test_a_disabled_subscription_gets_no_test_event(console_app, frozen_clock):
     sub, _ = make_sub(console_app, "http://127.0.0.1:9/x")
     state = console_app.extensions["switchboard"]
@@ -211,6 +226,40 @@ def test_health_page_counts_the_last_day(console_app, frozen_clock, subscriber):
     assert page.count('class="attempt"') == 4
     assert page.index("still down") < page.index("database down")  # newest first
     assert "05:00 UTC succeeded: 2</title>" in page and "05:00 UTC failed: 2</title>" in page
+
+
+def test_health_counts_todays_attempts_and_deaths_of_older_deliveries(
+        console_app, frozen_clock, subscriber):
+    # The default schedule spans ~27.6 h: a delivery dies a day after it was made, and its
+    # last attempts are today's news though the delivery is not.
+    state = console_app.extensions["switchboard"]
+    sub, _ = make_sub(console_app, subscriber.url, event_types=["message.*"])
+    from switchboard.worker.runner import Worker
+    worker = Worker(state.engine, dataclasses.replace(state.settings,
+                                                      retry_schedule=(0, 24 * 3600)),
+                    concurrency=1, poll_interval=0.02)
+    from tests.callbacks import send_honkio
+    try:
+        send_honkio(console_app.test_client(), "delivered", message_id="msg_old")
+        subscriber.reply(500, body=b"down yesterday")
+        subscriber.reply(503, body=b"down today")
+        assert worker.run_once() == 1
+        frozen_clock.advance(30 * 3600)  # past the retry, jitter (20 %) and all
+        assert worker.run_once() == 1
+    finally:
+        worker.close()
+    assert rows(state.engine, "SELECT state FROM deliveries")[0]["state"] == "dead"
+    page = signed_in(console_app).get(f"/console/subscriptions/{sub['id']}") \
+        .get_data(as_text=True)
+
+    def figure(name):
+        return re.search(rf'<dd id="{name}">(.*?)</dd>', page, re.S).group(1).strip()
+
+    assert (figure("succeeded"), figure("failed"), figure("dead")) == ("0", "1", "1")
+    assert figure("success-rate") == "0.0 %"
+    assert page.count('class="attempt"') == 1
+    assert "down today" in page and "down yesterday" not in page
+    assert "11:00 UTC failed: 1</title>" in page  # 2026-11-23 11:00, 30 h after 05:00
 
 
 def test_ages_and_percentiles():

@@ -217,6 +217,19 @@ def test_renormalize_parses_receipts_that_failed_on_arrival(client, engine, sett
     assert subscriber.webhook_ids() == [event["id"]]
 
 
+def test_renormalize_walks_provider_receipts_only(client, engine, settings, frozen_clock):
+    from switchboard.operations.subscription_test_event import send_test_event
+
+    sub = subscribe(engine, settings, "http://127.0.0.1:1/a")
+    send_honkio(client, "delivered", message_id="msg_real")
+    with engine.begin() as conn:
+        send_test_event(conn, sub["id"], clock.now())
+    answer = replay_from_json(engine, settings, {"filter": {}, "renormalize": True,
+                                                 "dry_run": True}, clock.now())
+    report = answer["renormalized"]
+    assert (report["receipts"], report["still_failing"]) == (1, 0)
+
+
 def test_renormalize_replays_only_what_it_changed(client, engine, settings, monkeypatch,
                                                   frozen_clock):
     subscribe(engine, settings, "http://127.0.0.1:1/a")

@@ -51,8 +51,9 @@ class Base(DeclarativeBase):
     pass
 
 
-# receipts.state of the receipt behind an event Switchboard made itself (a receipt overdue):
-# no provider sent it, so nothing re-parses it and the admin API shows none.
+# receipts.state of the receipt behind an event Switchboard made itself (a receipt overdue,
+# a console test event): no provider sent it, so nothing re-parses it, no chart counts it
+# as a callback and the admin API shows none.
 GENERATED = "generated"
 
 

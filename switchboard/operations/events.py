@@ -111,7 +111,8 @@ def get_event(conn: Connection, event_id: str) -> dict:
     row = conn.execute(select(_e).where(_e.c.id == event_id)).first()
     if row is None:
         raise OperationError("id", f"no event {event_id!r}", 404)
-    # A generated receipt (a receipt overdue) is no provider's callback: none is shown.
+    # A generated receipt (a receipt overdue, a test event) is no provider's callback:
+    # none is shown.
     receipt = conn.execute(select(_r).where(_r.c.id == row.receipt_id,
                                             _r.c.state != GENERATED)).first()
     deliveries = conn.execute(select(_d).where(_d.c.event_id == event_id)

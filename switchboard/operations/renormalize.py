@@ -95,7 +95,8 @@ def count_receipts(engine: Engine, request: ReplayRequest) -> int:
 
 
 def _receipt_query(request: ReplayRequest, after: str):
-    # A generated receipt (worker/overdue.py) is no provider's: there is nothing to re-parse.
+    # A generated receipt (worker/overdue.py, a test event) is no provider's: there is
+    # nothing to re-parse.
     query = select(_receipts).where(_receipts.c.id > after, _receipts.c.state != GENERATED) \
         .order_by(_receipts.c.id).limit(BATCH)
     their_events = select(_events.c.receipt_id).where(*event_conditions(request))

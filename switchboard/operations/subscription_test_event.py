@@ -3,9 +3,11 @@ subscriber receives, verifies and answers what Switchboard sends, without a prov
 
 It is stored like any event (a receipt with method TEST, since an event must come from
 one; vendor `switchboard`) so its delivery is an ordinary row that the worker claims, signs,
-sends and retries, and its attempts show wherever deliveries do. It never owes a fan-out:
-the one delivery row is written here, to the subscription asked for, whatever its
-event_types, as a ping should reach the subscriber however it filters."""
+sends and retries, and its attempts show wherever deliveries do. Its receipt is GENERATED,
+as worker/overdue.py's are: no provider sent it, so the home chart does not count it as a
+callback, renormalize does not try to re-parse it and the event view shows no receipt. It
+never owes a fan-out: the one delivery row is written here, to the subscription asked for,
+whatever its event_types, as a ping should reach the subscriber however it filters."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from sqlalchemy import Connection
 from switchboard.events import isoformat
 from switchboard.ids import new_id
 from switchboard.models import Event, Receipt
+from switchboard.models.tables import GENERATED
 from switchboard.operations import subscriptions as subs
 from switchboard.operations.common import OperationError
 from switchboard.worker import outbox
@@ -38,7 +41,7 @@ def send_test_event(conn: Connection, subscription_id: str, now: datetime) -> di
     conn.execute(_r.insert(), {
         "id": receipt_id, "vendor": TEST_VENDOR, "received_at": now, "method": "TEST",
         "content_type": None, "query_string": None, "headers": {}, "body": b"",
-        "state": "parsed", "error": None, "request_id": None})
+        "state": GENERATED, "error": None, "request_id": None})
     data = {"subscription_id": subscription_id,
             "message": "A test event sent from the Switchboard console.",
             "sent_at": isoformat(now)}
