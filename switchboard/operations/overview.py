@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Float, case, func, literal, select
 
-from switchboard.models import Delivery, Receipt
-from switchboard.models.functions import hour_number
+from switchboard.models import Attempt, Delivery, Receipt
+from switchboard.models.functions import epoch_seconds, hour_number
 from switchboard.observability.metrics import DEAD, OWED, PENDING, age
 from switchboard.operations.subscription_health import hour_starts
 
 _r = Receipt.__table__
 _d = Delivery.__table__
+_a = Attempt.__table__
 
 OUTCOMES = ("succeeded", "pending", "dead", "cancelled")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -59,4 +60,29 @@ def overview(conn: Connection, now: datetime) -> dict:
         "owed": owed,
         # As switchboard_worker_lag_seconds: how long the most overdue work has been due.
         "worker_lag": max(age(now, earliest_due), age(now, oldest_owed)),
+        "worker_lag_hourly": worker_lag_by_hour(conn, now, hours),
     }
+
+
+def worker_lag_by_hour(conn: Connection, now: datetime, hours: list[datetime]) -> list[float]:
+    """Seconds, per hour a delivery was owed in: the longest any delivery owed that hour
+    waited between falling due (its created_at, when its first attempt is due) and its first
+    attempt starting, or until now while still unattempted and pending: the hourly history
+    of switchboard_worker_lag_seconds, how long due work waited for a worker.
+
+    Only first attempts: a retry's due time (jittered backoff, Retry-After) is not stored.
+    One day of ix_deliveries_created, each delivery's first attempt by ix_attempts_delivery_id."""
+    first = (select(func.min(_a.c.started_at)).where(_a.c.delivery_id == _d.c.id)
+             .correlate(_d).scalar_subquery())
+    waiting = case((_d.c.state == "pending", literal((now - EPOCH).total_seconds(), Float)))
+    waited = (func.coalesce(epoch_seconds(first), waiting) - epoch_seconds(_d.c.created_at))
+    rows = select(hour_number(_d.c.created_at).label("hour"), waited.label("waited")) \
+        .where(_d.c.created_at >= hours[0]).subquery()
+    first_hour = (hours[0] - EPOCH) // timedelta(hours=1)
+    lag = [0.0] * len(hours)
+    for hour, longest in conn.execute(select(rows.c.hour, func.max(rows.c.waited))
+                                      .group_by(rows.c.hour)):
+        index = int(hour) - first_hour
+        if 0 <= index < len(hours) and longest is not None:
+            lag[index] = max(round(float(longest), 3), 0.0)  # julianday: ~1 ms
+    return lag
