@@ -79,7 +79,7 @@ def test_home_counts_the_last_day_by_hour(console_app, frozen_clock):
     # The hour two hours back has its own bar; the one 25 hours back is on no chart.
     assert "03:00 UTC honkio: 1</title>" in page and "05:00 UTC honkio: 2</title>" in page
     assert "04:00 UTC honkio" not in page
-    assert page.count('<svg class="chart" role="img"') == 4
+    assert page.count('<svg class="chart" role="img"') == 5
 
 
 def test_home_is_where_sign_in_lands(console_app):
@@ -144,4 +144,33 @@ def test_home_charts_worker_lag_per_hour(console_app, frozen_clock):
     assert "03:00 UTC worker lag" not in figure and "04:00 UTC worker lag" not in figure
     assert '<td class="lag-max">1 min 30 s</td>' in figure
     assert '<td class="lag-now">40 s</td>' in figure
-    assert page.count('<svg class="chart" role="img"') == 4
+    assert page.count('<svg class="chart" role="img"') == 5
+
+
+def test_home_charts_dead_letters_by_the_hour_they_died(console_app, frozen_clock):
+    """Counted when each died (from what the worker wrote at death), so a delivery owed
+    before the window that died in it counts, and one still retrying does not."""
+    state = console_app.extensions["switchboard"]
+    client = console_app.test_client()
+    frozen_clock.advance(-26 * 3600)  # 03:00 the day before: owed outside the window
+    with state.engine.begin() as conn:
+        subs.create(conn, state.settings, clock.now(), url="http://127.0.0.1:9/x",
+                    event_types=["*"])
+    send_honkio(client)
+    expand_owed(state.engine)
+    attempted(state.engine, 24.5 * 3600, state="dead")  # died at 03:30 today
+    frozen_clock.advance(26 * 3600)  # 05:00
+    send_honkio(client)
+    expand_owed(state.engine)
+    attempted(state.engine, 10, state="dead")
+    send_honkio(client)
+    expand_owed(state.engine)
+    attempted(state.engine, 5, state="pending")  # a retry is due later: not dead
+    frozen_clock.advance(60)
+    page = signed_in(console_app).get("/console/").get_data(as_text=True)
+    assert totals(page, "dead-letters") == {"dead": (2, 1)}
+    figure = re.search(r'<figure id="chart-dead-letters">(.*?)</figure>', page, re.S).group(1)
+    assert "03:00 UTC dead: 1</title>" in figure and "05:00 UTC dead: 1</title>" in figure
+    # Owed a day ago, the one that died at 03:30 is on no hour of the deliveries chart.
+    assert totals(page, "deliveries")["dead"] == (1, 1)
+    assert re.search(r'<dd id="dead">2</dd>', page)

@@ -61,7 +61,16 @@ def overview(conn: Connection, now: datetime) -> dict:
         # As switchboard_worker_lag_seconds: how long the most overdue work has been due.
         "worker_lag": max(age(now, earliest_due), age(now, oldest_owed)),
         "worker_lag_hourly": worker_lag_by_hour(conn, now, hours),
+        "dead_hourly": dead_by_hour(conn, hours),
     }
+
+
+def dead_by_hour(conn: Connection, hours: list[datetime]) -> list[int]:
+    """Deliveries that died in each hour, by when they died, not when they were owed. The
+    worker writes the moment of death into both finished_at and next_attempt_at; the latter
+    is the one indexed with the state (ix_deliveries_due), so one day of it is one range."""
+    return _hourly(conn, _d.c.next_attempt_at, _d.c.state, [_d.c.state == "dead"],
+                   hours).get("dead", [0] * len(hours))
 
 
 def worker_lag_by_hour(conn: Connection, now: datetime, hours: list[datetime]) -> list[float]:

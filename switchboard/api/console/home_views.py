@@ -28,6 +28,9 @@ def home():
         ("deliveries", "Deliveries by outcome, by the hour they were owed",
          stacked_bars("Deliveries by outcome per hour, last 24 hours", hours,
                       shown["deliveries"]), shown["deliveries"]),
+        ("dead-letters", "Dead letters: deliveries that died, by the hour they died",
+         stacked_bars("Dead letters per hour, last 24 hours", hours,
+                      {"dead": shown["dead_hourly"]}), {"dead": shown["dead_hourly"]}),
     ]
     lag_chart = bars("Worker lag per hour (the longest a delivery owed that hour waited for "
                      "its first attempt), last 24 hours", hours, "worker lag",
