@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Float, case, func, literal, select
+from sqlalchemy import Connection, func, select
 
 from switchboard.models import Attempt, Delivery, Receipt
 from switchboard.models.functions import epoch_seconds, hour_number
@@ -80,18 +80,31 @@ def worker_lag_by_hour(conn: Connection, now: datetime, hours: list[datetime]) -
     of switchboard_worker_lag_seconds, how long due work waited for a worker.
 
     Only first attempts: a retry's due time (jittered backoff, Retry-After) is not stored.
-    One day of ix_deliveries_created, each delivery's first attempt by ix_attempts_delivery_id."""
-    first = (select(func.min(_a.c.started_at)).where(_a.c.delivery_id == _d.c.id)
-             .correlate(_d).scalar_subquery())
-    waiting = case((_d.c.state == "pending", literal((now - EPOCH).total_seconds(), Float)))
-    waited = (func.coalesce(epoch_seconds(first), waiting) - epoch_seconds(_d.c.created_at))
-    rows = select(hour_number(_d.c.created_at).label("hour"), waited.label("waited")) \
-        .where(_d.c.created_at >= hours[0]).subquery()
+    Read by index: each hour of ix_deliveries_created with each delivery's first attempt
+    through ix_attempts_delivery_id; and the pending ones never attempted, a range of
+    ix_deliveries_state_created."""
     first_hour = (hours[0] - EPOCH) // timedelta(hours=1)
     lag = [0.0] * len(hours)
-    for hour, longest in conn.execute(select(rows.c.hour, func.max(rows.c.waited))
-                                      .group_by(rows.c.hour)):
+
+    def longest(hour, seconds) -> None:
         index = int(hour) - first_hour
-        if 0 <= index < len(hours) and longest is not None:
-            lag[index] = max(round(float(longest), 3), 0.0)  # julianday: ~1 ms
+        if 0 <= index < len(hours) and seconds is not None:
+            lag[index] = max(lag[index], round(float(seconds), 3))  # julianday: ~1 ms
+
+    first = (select(func.min(_a.c.started_at)).where(_a.c.delivery_id == _d.c.id)
+             .correlate(_d).scalar_subquery())
+    waited = func.max(epoch_seconds(first) - epoch_seconds(_d.c.created_at))
+    # An hour a query: over a whole day, a first attempt looked up a row made PostgreSQL
+    # choose a parallel scan of the whole table; one hour is a plain index range.
+    for start in hours:
+        seconds = conn.execute(select(waited).where(
+            _d.c.created_at >= start, _d.c.created_at < start + timedelta(hours=1))).scalar()
+        longest((start - EPOCH) // timedelta(hours=1), seconds)
+    attempted = select(_a.c.id).where(_a.c.delivery_id == _d.c.id).correlate(_d).exists()
+    bucket = hour_number(_d.c.created_at)
+    for hour, oldest in conn.execute(
+            select(bucket, func.min(_d.c.created_at))
+            .where(_d.c.state == "pending", _d.c.created_at >= hours[0], ~attempted)
+            .group_by(bucket)):
+        longest(hour, age(now, oldest))
     return lag
