@@ -68,7 +68,9 @@ def test_browser_cockpit(live_console, subscriber, frozen_clock):  # noqa: F811 
         page.get_by_label("Admin token").fill(TOKEN)
         page.get_by_role("button", name="Sign in").click()
         assert page.url == f"{base}/console/"
-        assert page.locator("svg.chart").count() == 3
+        assert page.locator("svg.chart").count() == 5  # and worker lag, dead letters
+        assert page.locator("#chart-worker-lag .lag-max").inner_text() == "0 s"
+        assert page.locator("#chart-dead-letters .total").inner_text() == "0"
         assert page.locator("#chart-callbacks .total").first.inner_text() == "1"
         accessible(page)
 

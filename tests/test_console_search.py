@@ -115,3 +115,32 @@ def test_an_event_holding_a_nul_is_stored_and_search_still_answers(console_app, 
         {"vendor": "boomware", "message_id": "with-nul"}]
     assert [e["id"] for e in found(console_app, q="+447700900001")["events"]] == \
         stored["boomware"]
+
+
+def test_message_matches_page_with_the_keyset_cursor(console_app, frozen_clock):
+    """One message id on two vendors: newest first by each one's first event, a page at a
+    time by `messages_cursor`, as every list pages, rather than cut at a fixed count."""
+    client = console_app.test_client()
+    send_honkio(client, message_id="shared-1")
+    frozen_clock.advance(60)
+    answer = client.post(f"/webhooks/boomware/{SECRETS['boomware_tokens'][0]}",
+                         data=json.dumps(BOOMWARE_INBOUND | {"messageId": "shared-1"}),
+                         headers={"Content-Type": "application/json"})
+    assert answer.status_code == 200, answer.get_json()
+    first = found(console_app, q="shared-1", limit="1")
+    assert first["messages"] == [{"vendor": "boomware", "message_id": "shared-1"}]
+    second = found(console_app, q="shared-1", limit="1",
+                   messages_cursor=first["messages_next_cursor"])
+    assert second["messages"] == [{"vendor": "honkio", "message_id": "shared-1"}]
+    assert second["messages_next_cursor"] is None
+    assert found(console_app, q="shared-1")["messages_next_cursor"] is None
+    console = signed_in(console_app)
+    page = console.get("/console/search", query_string={"q": "shared-1", "limit": "1"}) \
+        .get_data(as_text=True)
+    assert 'href="/console/messages/boomware/shared-1"' in page
+    assert 'href="/console/messages/honkio/shared-1"' not in page
+    more = re.search(r'<a id="more-messages" href="([^"]+)"', page).group(1)
+    rest = console.get(more.replace("&amp;", "&")).get_data(as_text=True)
+    assert 'href="/console/messages/honkio/shared-1"' in rest
+    assert 'href="/console/messages/boomware/shared-1"' not in rest
+    assert 'id="more-messages"' not in rest

@@ -3,7 +3,7 @@ construct, so a query using them is the same on PostgreSQL and SQLite."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger
+from sqlalchemy import BigInteger, Float
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -40,3 +40,22 @@ def party_sql(name: str) -> str:
     the migrated index sees one expression; replace() and CAST read the same on SQLite."""
     return ("(\nCASE\nWHEN replace(CAST(data AS TEXT), '\\u0000', '') <> CAST(data AS TEXT) "
             f"THEN NULL\nELSE data ->> '{name}'\nEND)")
+
+
+class epoch_seconds(FunctionElement):  # noqa: N801 - read as a SQL function in a query
+    """Seconds since 1970 (UTC) of a UtcDateTime column, so the database can subtract two
+    moments the same way on PostgreSQL and SQLite."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(epoch_seconds, "postgresql")
+def _epoch_seconds_postgresql(element, compiler, **kw):
+    return f"CAST(extract(epoch FROM {compiler.process(element.clauses, **kw)}) AS FLOAT)"
+
+
+@compiles(epoch_seconds, "sqlite")
+def _epoch_seconds_sqlite(element, compiler, **kw):
+    # julianday keeps the fraction of a second that strftime('%s') drops.
+    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0)"

@@ -118,12 +118,13 @@ def encode_cursor(moment: datetime, row_id: str) -> str:
     return f"{(moment - EPOCH) // timedelta(microseconds=1)}-{row_id}"
 
 
-def decode_cursor(args: Mapping[str, Any]) -> tuple[datetime, str] | None:
-    value = text_param(args, "cursor")
+def decode_cursor(args: Mapping[str, Any], name: str = "cursor") -> tuple[datetime, str] | None:
+    """The cursor in `name`: a page with two lists pages each by its own parameter."""
+    value = text_param(args, name)
     if value is None:
         return None
     if not re.fullmatch(CURSOR_PATTERN, value):
-        raise OperationError("cursor", "cursor is not one this API gave out; "
+        raise OperationError(name, f"{name} is not one this API gave out; "
                              "start again without it")
     micros, row_id = value.split("-", 1)
     return EPOCH + timedelta(microseconds=int(micros)), row_id

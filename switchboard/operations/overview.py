@@ -12,13 +12,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, func, select
 
-from switchboard.models import Delivery, Receipt
-from switchboard.models.functions import hour_number
+from switchboard.models import Attempt, Delivery, Receipt
+from switchboard.models.functions import epoch_seconds, hour_number
 from switchboard.observability.metrics import DEAD, OWED, PENDING, age
 from switchboard.operations.subscription_health import hour_starts
 
 _r = Receipt.__table__
 _d = Delivery.__table__
+_a = Attempt.__table__
 
 OUTCOMES = ("succeeded", "pending", "dead", "cancelled")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -59,4 +60,51 @@ def overview(conn: Connection, now: datetime) -> dict:
         "owed": owed,
         # As switchboard_worker_lag_seconds: how long the most overdue work has been due.
         "worker_lag": max(age(now, earliest_due), age(now, oldest_owed)),
+        "worker_lag_hourly": worker_lag_by_hour(conn, now, hours),
+        "dead_hourly": dead_by_hour(conn, hours),
     }
+
+
+def dead_by_hour(conn: Connection, hours: list[datetime]) -> list[int]:
+    """Deliveries that died in each hour, by when they died, not when they were owed. The
+    worker writes the moment of death into both finished_at and next_attempt_at; the latter
+    is the one indexed with the state (ix_deliveries_due), so one day of it is one range."""
+    return _hourly(conn, _d.c.next_attempt_at, _d.c.state, [_d.c.state == "dead"],
+                   hours).get("dead", [0] * len(hours))
+
+
+def worker_lag_by_hour(conn: Connection, now: datetime, hours: list[datetime]) -> list[float]:
+    """Seconds, per hour a delivery was owed in: the longest any delivery owed that hour
+    waited between falling due (its created_at, when its first attempt is due) and its first
+    attempt starting, or until now while still unattempted and pending: the hourly history
+    of switchboard_worker_lag_seconds, how long due work waited for a worker.
+
+    Only first attempts: a retry's due time (jittered backoff, Retry-After) is not stored.
+    Read by index: each hour of ix_deliveries_created with each delivery's first attempt
+    through ix_attempts_delivery_id; and the pending ones never attempted, a range of
+    ix_deliveries_state_created."""
+    first_hour = (hours[0] - EPOCH) // timedelta(hours=1)
+    lag = [0.0] * len(hours)
+
+    def longest(hour, seconds) -> None:
+        index = int(hour) - first_hour
+        if 0 <= index < len(hours) and seconds is not None:
+            lag[index] = max(lag[index], round(float(seconds), 3))  # julianday: ~1 ms
+
+    first = (select(func.min(_a.c.started_at)).where(_a.c.delivery_id == _d.c.id)
+             .correlate(_d).scalar_subquery())
+    waited = func.max(epoch_seconds(first) - epoch_seconds(_d.c.created_at))
+    # An hour a query: over a whole day, a first attempt looked up a row made PostgreSQL
+    # choose a parallel scan of the whole table; one hour is a plain index range.
+    for start in hours:
+        seconds = conn.execute(select(waited).where(
+            _d.c.created_at >= start, _d.c.created_at < start + timedelta(hours=1))).scalar()
+        longest((start - EPOCH) // timedelta(hours=1), seconds)
+    attempted = select(_a.c.id).where(_a.c.delivery_id == _d.c.id).correlate(_d).exists()
+    bucket = hour_number(_d.c.created_at)
+    for hour, oldest in conn.execute(
+            select(bucket, func.min(_d.c.created_at))
+            .where(_d.c.state == "pending", _d.c.created_at >= hours[0], ~attempted)
+            .group_by(bucket)):
+        longest(hour, age(now, oldest))
+    return lag

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, String, literal_column, select, tuple_
+from sqlalchemy import Connection, String, func, literal_column, select, tuple_
 
 from switchboard.ids import id_pattern
 from switchboard.models import Event
@@ -29,9 +29,8 @@ from switchboard.operations.events import summary
 from switchboard.vendors.base import e164
 
 _e = Event.__table__
-PARAMETERS = ("q", "country", "limit", "cursor")
+PARAMETERS = ("q", "country", "limit", "cursor", "messages_cursor")
 PARTIES = {name: literal_column(party_sql(name), String) for name in ("to", "from")}
-MESSAGES_SHOWN = 20
 
 
 def phone(query: str, country: str | None) -> str | None:
@@ -41,8 +40,10 @@ def phone(query: str, country: str | None) -> str | None:
 
 
 def search(conn: Connection, args: Mapping[str, Any]) -> dict:
-    """{"query", "event", "messages", "phone", "events", "next_cursor"}: every kind of match
-    the text could be, so a numeric message id and a phone number are both found."""
+    """{"query", "event", "messages", "messages_next_cursor", "phone", "events",
+    "next_cursor"}: every kind of match the text could be, so a numeric message id and a
+    phone number are both found. Each list pages by its own keyset cursor: `cursor` the
+    phone's events, `messages_cursor` the messages; paging one leaves the other out."""
     reject_unknown(args, PARAMETERS)
     query = (text_param(args, "q") or "").strip()
     if not query:
@@ -51,21 +52,38 @@ def search(conn: Connection, args: Mapping[str, Any]) -> dict:
     if country is not None and not (len(country) == 2 and country.isalpha()):
         raise OperationError("country", "country must be a two-letter ISO code such as GB")
     limit, cursor = limit_param(args), decode_cursor(args)
-    found: dict[str, Any] = {"query": query, "event": None, "messages": [], "phone": None,
-                             "events": [], "next_cursor": None}
+    messages_cursor = decode_cursor(args, "messages_cursor")
+    found: dict[str, Any] = {"query": query, "event": None, "messages": [],
+                             "messages_next_cursor": None, "phone": None, "events": [],
+                             "next_cursor": None}
     if re.fullmatch(id_pattern("evt"), query):
         row = conn.execute(select(_e).where(_e.c.id == query)).first()
         found["event"] = summary(row) if row is not None else None
     if cursor is None:
-        found["messages"] = [
-            {"vendor": r.vendor, "message_id": r.message_id} for r in conn.execute(
-                select(_e.c.vendor, _e.c.message_id).where(_e.c.message_id == query)
-                .distinct().limit(MESSAGES_SHOWN))]
+        found["messages"], found["messages_next_cursor"] = by_message_id(
+            conn, query, limit, messages_cursor)
     number = phone(query, country)
-    if number is not None:
+    if number is not None and messages_cursor is None:
         found["phone"] = number
         found["events"], found["next_cursor"] = by_phone(conn, number, limit, cursor)
     return found
+
+
+def by_message_id(conn: Connection, message_id: str, limit: int,
+                  cursor: tuple[Any, str] | None) -> tuple[list[dict], str | None]:
+    """Messages with this id, one a vendor, newest first by each one's first event (its
+    time and id, the keyset the cursor carries), through ix_events_message_sequence."""
+    first_at, first_id = func.min(_e.c.received_at), func.min(_e.c.id)
+    query = select(_e.c.vendor, _e.c.message_id, first_at.label("first_at"),
+                   first_id.label("first_id")) \
+        .where(_e.c.message_id == message_id).group_by(_e.c.vendor, _e.c.message_id) \
+        .order_by(first_at.desc(), first_id.desc()).limit(limit + 1)
+    if cursor is not None:
+        query = query.having(tuple_(first_at, first_id) < tuple_(
+            *cursor, types=(_e.c.received_at.type, _e.c.id.type)))
+    rows, next_cursor = page(conn.execute(query).all(), limit,
+                             lambda r: (r.first_at, r.first_id))
+    return [{"vendor": r.vendor, "message_id": r.message_id} for r in rows], next_cursor
 
 
 def by_phone(conn: Connection, number: str, limit: int,

@@ -55,3 +55,33 @@ def stacked_bars(title: str, hours: list[datetime], series: dict[str, list[int]]
         legend_x += 24 + 7 * len(name) + 7 * len(str(sum(series[name])))
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text in it went through escape()
+
+
+def bars(title: str, hours: list[datetime], name: str, values: list[float],
+         label=str) -> Markup:
+    """One bar per hour for a single measure (not a count: seconds, say), each bar's title
+    the hour and `label(value)`; the y axis tops at the largest hour, labelled the same."""
+    top = max(values + [0]) or 1
+    plot_w, plot_h = WIDTH - LEFT - 4, HEIGHT - BOTTOM - TOP
+    slot = plot_w / max(len(hours), 1)
+    fill = colour(name, 0)
+    parts = [f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" '
+             f'width="{WIDTH}" height="{HEIGHT}" xmlns="http://www.w3.org/2000/svg">',
+             f"<title>{escape(title)}</title>",
+             f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - 4}" y2="{TOP + plot_h}" '
+             'stroke="#9ca3af"/>',
+             f'<text x="{LEFT - 4}" y="{TOP + 8}" text-anchor="end" font-size="10">'
+             f"{escape(label(top) if max(values + [0]) else '')}</text>",
+             f'<text x="{LEFT - 4}" y="{TOP + plot_h}" text-anchor="end" font-size="10">0</text>']
+    for i, hour in enumerate(hours):
+        x = LEFT + i * slot + 1
+        if values[i]:
+            height = plot_h * values[i] / top
+            parts.append(f'<rect class="bar" x="{x:.1f}" y="{TOP + plot_h - height:.1f}" '
+                         f'width="{slot - 2:.1f}" height="{height:.1f}" fill="{fill}">'
+                         f"<title>{hour:%H}:00 UTC {escape(name)}: "
+                         f"{escape(label(values[i]))}</title></rect>")
+        if i % 6 == 0:
+            parts.append(f'<text x="{x:.1f}" y="{HEIGHT}" font-size="10">{hour:%H}:00</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - every text in it went through escape()

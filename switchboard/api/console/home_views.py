@@ -6,7 +6,8 @@ from flask import render_template
 
 from switchboard import clock
 from switchboard.api.console import auth
-from switchboard.api.console.charts import stacked_bars
+from switchboard.api.console.charts import bars, stacked_bars
+from switchboard.api.console.display import age
 from switchboard.api.console.views import _state, bp
 from switchboard.operations.overview import overview
 
@@ -27,5 +28,11 @@ def home():
         ("deliveries", "Deliveries by outcome, by the hour they were owed",
          stacked_bars("Deliveries by outcome per hour, last 24 hours", hours,
                       shown["deliveries"]), shown["deliveries"]),
+        ("dead-letters", "Dead letters: deliveries that died, by the hour they died",
+         stacked_bars("Dead letters per hour, last 24 hours", hours,
+                      {"dead": shown["dead_hourly"]}), {"dead": shown["dead_hourly"]}),
     ]
-    return render_template("console/home.html", o=shown, charts=charts)
+    lag_chart = bars("Worker lag per hour (the longest a delivery owed that hour waited for "
+                     "its first attempt), last 24 hours", hours, "worker lag",
+                     shown["worker_lag_hourly"], age)
+    return render_template("console/home.html", o=shown, charts=charts, lag_chart=lag_chart)

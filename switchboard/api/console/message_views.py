@@ -37,5 +37,11 @@ def search_page():
                          **({"country": request.args["country"]}
                             if request.args.get("country") else {}))
                  if found and found["next_cursor"] else None)
+    more_messages_url = (url_for("console.search_page", q=found["query"],
+                                 messages_cursor=found["messages_next_cursor"],
+                                 **({"limit": request.args["limit"]}
+                                    if request.args.get("limit") else {}))
+                         if found and found["messages_next_cursor"] else None)
     return render_template("console/search.html", found=found, error=error,
-                           args=request.args, older_url=older_url), 400 if error else 200
+                           args=request.args, older_url=older_url,
+                           more_messages_url=more_messages_url), 400 if error else 200
