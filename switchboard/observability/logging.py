@@ -150,22 +150,6 @@ def request_id(incoming: str | None) -> str:
     return uuid.uuid4().hex
 
 
-_last_second: tuple[int, str] = (-1, "")
-
-
-def _second(epoch: int) -> str:
-    """The timestamp down to the second, formatted once a second rather than once a line (the
-    worker writes a line per delivery). One tuple, replaced whole: threads may race to
-    replace it, never see it half-written."""
-    global _last_second
-    cached = _last_second
-    if cached[0] == epoch:
-        return cached[1]
-    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch))
-    _last_second = (epoch, text)
-    return text
-
-
 class JsonFormatter(logging.Formatter):
     """Without `secrets`, the process's masking (process_masking()): gunicorn builds this
     formatter from its logconfig_dict, before and apart from any settings."""
@@ -179,7 +163,8 @@ class JsonFormatter(logging.Formatter):
         # The frame is ours and is never masked: a short secret must not cost a line its
         # time, level or logger, nor a parser its keys.
         frame = json.dumps({
-            "ts": _second(int(record.created)) + f".{int(record.msecs):03d}Z",
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
         }, ensure_ascii=False, separators=(", ", ": "))
