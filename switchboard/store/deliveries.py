@@ -82,6 +82,22 @@ DETAILS = (
     .outerjoin(_r, _r.c.id == _e.c.receipt_id)
     .where(_d.c.id.in_(bindparam("ids", expanding=True)))
 )
+# PostgreSQL: the claim and the details of what it claimed in one statement, a round trip
+# fewer on the worker's busiest thread. The delivery's own columns come from RETURNING (the
+# version just locked), never from the statement's snapshot, which a row updated and committed
+# meanwhile by another worker would show stale. SQLite has no UPDATE in a WITH.
+_claimed = CLAIM.returning(_d.c.event_id, _d.c.subscription_id, _d.c.handler,
+                           _d.c.attempts).cte("claimed")
+CLAIM_WITH_DETAILS = (
+    select(_claimed.c.id, _claimed.c.event_id, _claimed.c.subscription_id, _claimed.c.handler,
+           _claimed.c.attempts, _e.c.type, _e.c.vendor, _e.c.vendor_event_id, _e.c.occurred_at,
+           _e.c.received_at, _e.c.sequence, _e.c.data, _e.c.raw, _s.c.url, _s.c.active,
+           _s.c.deleted_at, _s.c.secret, _s.c.previous_secret, _s.c.previous_secret_until,
+           _r.c.request_id)
+    .select_from(_claimed.join(_e, _e.c.id == _claimed.c.event_id)
+                 .outerjoin(_s, _s.c.id == _claimed.c.subscription_id)
+                 .outerjoin(_r, _r.c.id == _e.c.receipt_id))
+)
 # A batch's outcomes and attempts, each in one statement from one JSON array, instead of an
 # executemany apiece: ~9% less CPU a delivery on PostgreSQL. Only rows still held are
 # written: FINISH checks leased_by and returns the ids it wrote, and only their attempts are
@@ -170,9 +186,10 @@ class Outcome:
 
 def claim(conn: Connection, worker_id: str, now: datetime, limit: int,
           lease: timedelta) -> list[Any]:
-    ids = [row.id for row in conn.execute(CLAIM, {"now": now, "limit": limit,
-                                                  "lease_until": now + lease,
-                                                  "worker": worker_id})]
+    params = {"now": now, "limit": limit, "lease_until": now + lease, "worker": worker_id}
+    if conn.dialect.name == "postgresql":
+        return list(conn.execute(CLAIM_WITH_DETAILS, params))
+    ids = [row.id for row in conn.execute(CLAIM, params)]
     if not ids:
         return []
     return list(conn.execute(DETAILS, {"ids": ids}))
