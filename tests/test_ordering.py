@@ -53,6 +53,31 @@ def test_sequence_counts_a_messages_events_in_the_order_stored(client, engine, f
                 m=message) == [{"sequence": 5}]
 
 
+def test_renormalize_moving_an_event_to_another_message_numbers_it_there(
+        client, engine, settings, monkeypatch, frozen_clock):
+    """A parser fix that gives a stored event another message id puts it after that
+    message's events, so the subscriber's order check holds for the message it now names."""
+    import dataclasses
+
+    from switchboard.operations.replay import replay_from_json
+    from switchboard.vendors import honkio
+
+    (moved,) = send_honkio(client, "sent", "msg_wrong")
+    send_honkio(client, "accepted", "msg_right")
+    send_honkio(client, "sent", "msg_right")
+    parse = honkio.HonkIO.parse
+
+    def fixed(self, inbound, settings):
+        return [dataclasses.replace(e, data=e.data | {"message_id": "msg_right"})
+                for e in parse(self, inbound, settings)]
+
+    monkeypatch.setattr(honkio.HonkIO, "parse", fixed)
+    replay_from_json(engine, settings, {"event_ids": [moved], "renormalize": True,
+                                        "dry_run": False}, clock.now())
+    assert rows(engine, "SELECT message_id, sequence FROM events WHERE id = :id", id=moved) \
+        == [{"message_id": "msg_right", "sequence": 3}]
+
+
 def test_concurrent_receipts_of_one_message_get_distinct_sequences(app, engine, frozen_clock):
     """Twelve callbacks of one message at once, from six threads: 1..12, none twice (on
     PostgreSQL the counter row's lock orders them)."""

@@ -23,7 +23,7 @@ from switchboard.router.projection import (
     PENDING_STATUSES,
     decide,
 )
-from switchboard.store.statements import next_sequence
+from switchboard.store.statements import next_sequence, renumber
 from switchboard.vendors.base import BadPayload, Inbound
 from switchboard.vendors.registry import get as get_vendor
 from switchboard.worker import outbox
@@ -155,6 +155,9 @@ def _one(conn: Connection, settings: Any, receipt: Any, report: dict,
             if not diff:
                 report["unchanged"] += 1
                 continue
+            if values["message_id"] != existing.message_id:  # it joins another message's order
+                values["sequence"] = None if values["message_id"] is None else renumber(
+                    conn, event.vendor, values["message_id"])
             conn.execute(update(_events).where(_events.c.id == existing.id).values(**values))
             owed.append(existing.id)
             report["changed_count"] += 1

@@ -83,6 +83,17 @@ def next_sequence(conn: Connection, vendor: str, message_id: str, dedup_key: str
                                 (vendor, message_id, dedup_key)).scalar()
 
 
+def renumber(conn: Connection, vendor: str, message_id: str) -> int:
+    """The next number of a message's events for an event already stored that renormalize
+    moves to this message: it goes after every event the message has."""
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    return conn.exec_driver_sql(
+        "INSERT INTO message_sequences (vendor, message_id, sequence) "
+        f"VALUES ({mark}, {mark}, 1) ON CONFLICT (vendor, message_id) DO UPDATE "
+        "SET sequence = message_sequences.sequence + 1 RETURNING sequence",
+        (vendor, message_id)).scalar_one()
+
+
 @cache
 def sql_for(dialect_name: str) -> IngestSql:
     pg = dialect_name == "postgresql"
