@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 # Rank order from DESIGN.md: a message's status only ever moves up this ladder.
@@ -77,7 +77,12 @@ class NormalizedEvent:
 
 
 def isoformat(moment: datetime | None) -> str | None:
+    """The one way Switchboard writes a time: UTC, `Z`, milliseconds only when there are
+    any, and the year always four digits as RFC 3339 wants (strftime drops the zeros
+    below the year 1000, which a caller's window can reach)."""
     if moment is None:
         return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (
-        f".{moment.microsecond // 1000:03d}Z" if moment.microsecond else "Z")
+    spec = "milliseconds" if moment.microsecond else "seconds"
+    if moment.tzinfo is not None:  # a naive time is UTC already (as stored); never local
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec=spec) + "Z"

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from switchboard.events import REASONS
+from switchboard.events import REASONS, isoformat
 from switchboard.models import MessageStatus
 from switchboard.operations.common import (
     OperationError,
@@ -70,17 +70,10 @@ def _week_before(moment: datetime) -> datetime:
         return datetime.min.replace(tzinfo=UTC)
 
 
-def _rfc3339(moment: datetime) -> str:
-    """The window as given back: isoformat pads every year to four digits, as RFC 3339
-    wants (strftime does not below 1000)."""
-    spec = "milliseconds" if moment.microsecond else "seconds"
-    return moment.astimezone(UTC).isoformat(timespec=spec).replace("+00:00", "Z")
-
-
 def provider_stats(conn: Connection, where: StatsFilter) -> dict:
     counted, percentiles = read_scorecard(conn, where.conditions())
     counted.sort(key=lambda r: (r.vendor, r.country is None, r.country or ""))
-    return {"since": _rfc3339(where.since), "until": _rfc3339(where.until),
+    return {"since": isoformat(where.since), "until": isoformat(where.until),
             "providers": [_row(r, percentiles.get((r.vendor, r.country))) for r in counted]}
 
 
