@@ -68,10 +68,14 @@ def _insert(table: str, columns: tuple[str, ...], mark: str, postgresql: bool,
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"
 
 
-def _next_sequence(mark: str) -> str:
+def _next_sequence(mark: str, unless_stored: bool = True) -> str:
+    """Take a message's next number (vendor, message_id; then, `unless_stored`, the event's
+    dedup_key: no number when that event is already stored)."""
+    # SQLite reads an upsert's SELECT only with a WHERE (else ON could be a join's).
+    guard = f" WHERE NOT EXISTS (SELECT 1 FROM events WHERE dedup_key = {mark})" \
+        if unless_stored else " WHERE true"
     return ("INSERT INTO message_sequences (vendor, message_id, sequence) "
-            f"SELECT {mark}, {mark}, 1 WHERE NOT EXISTS "
-            f"(SELECT 1 FROM events WHERE dedup_key = {mark}) "
+            f"SELECT {mark}, {mark}, 1{guard} "
             "ON CONFLICT (vendor, message_id) DO UPDATE "
             "SET sequence = message_sequences.sequence + 1 RETURNING sequence")
 
@@ -87,11 +91,8 @@ def renumber(conn: Connection, vendor: str, message_id: str) -> int:
     """The next number of a message's events for an event already stored that renormalize
     moves to this message: it goes after every event the message has."""
     mark = "%s" if conn.dialect.name == "postgresql" else "?"
-    return conn.exec_driver_sql(
-        "INSERT INTO message_sequences (vendor, message_id, sequence) "
-        f"VALUES ({mark}, {mark}, 1) ON CONFLICT (vendor, message_id) DO UPDATE "
-        "SET sequence = message_sequences.sequence + 1 RETURNING sequence",
-        (vendor, message_id)).scalar_one()
+    return conn.exec_driver_sql(_next_sequence(mark, unless_stored=False),
+                                (vendor, message_id)).scalar_one()
 
 
 @cache
