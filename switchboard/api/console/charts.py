@@ -8,6 +8,7 @@ from datetime import datetime
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 560, 160, 36, 18, 8
+LEGEND_ROW, LEGEND_CHAR = 14, 6.6
 # One colour per outcome, the same on every chart: green is good, red is bad.
 COLOURS = {"succeeded": "#1b7a3a", "failed": "#d97706", "dead": "#b3261e",
            "pending": "#6b7280", "cancelled": "#9ca3af", "retry": "#d97706"}
@@ -26,8 +27,10 @@ def stacked_bars(title: str, hours: list[datetime], series: dict[str, list[int]]
     top = max(totals + [1])
     plot_w, plot_h = WIDTH - LEFT - 4, HEIGHT - BOTTOM - TOP
     slot = plot_w / max(len(hours), 1)
-    parts = [f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {HEIGHT + 18}" '
-             f'width="{WIDTH}" height="{HEIGHT + 18}" xmlns="http://www.w3.org/2000/svg">',
+    legend, rows = _legend(names, series)
+    tall = HEIGHT + 4 + LEGEND_ROW * rows
+    parts = [f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {tall}" '
+             f'width="{WIDTH}" height="{tall}" xmlns="http://www.w3.org/2000/svg">',
              f"<title>{escape(title)}</title>",
              f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - 4}" y2="{TOP + plot_h}" '
              'stroke="#9ca3af"/>',
@@ -47,14 +50,28 @@ def stacked_bars(title: str, hours: list[datetime], series: dict[str, list[int]]
                          f"<title>{hour:%H}:00 UTC {escape(name)}: {count}</title></rect>")
         if i % 6 == 0:
             parts.append(f'<text x="{x:.1f}" y="{HEIGHT}" font-size="10">{hour:%H}:00</text>')
-    legend_x = LEFT
-    for k, name in enumerate(names):
-        parts.append(f'<rect x="{legend_x}" y="{HEIGHT + 6}" width="10" height="10" '
-                     f'fill="{colour(name, k)}"/><text x="{legend_x + 14}" y="{HEIGHT + 15}" '
-                     f'font-size="10">{escape(name)} ({sum(series[name])})</text>')
-        legend_x += 24 + 7 * len(name) + 7 * len(str(sum(series[name])))
+    parts += legend
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text in it went through escape()
+
+
+def _legend(names: list[str], series: dict[str, list[int]]) -> tuple[list[str], int]:
+    """A swatch and `name (total)` per series, left to right, wrapping to a new row before an
+    item would pass the right edge; returns the parts and the number of rows. SVG lays out
+    no text, so each item is given the width its label would take at the widest glyphs of
+    10px sans-serif (digits, most lower case) plus a gap."""
+    parts, x, row = [], LEFT, 0
+    for k, name in enumerate(names):
+        label = f"{name} ({sum(series[name])})"
+        width = 14 + LEGEND_CHAR * len(label) + 10
+        if x > LEFT and x + width > WIDTH:
+            x, row = LEFT, row + 1
+        y = HEIGHT + 6 + LEGEND_ROW * row
+        parts.append(f'<rect x="{x:.0f}" y="{y}" width="10" height="10" '
+                     f'fill="{colour(name, k)}"/><text class="legend" x="{x + 14:.0f}" '
+                     f'y="{y + 9}" font-size="10">{escape(label)}</text>')
+        x += width
+    return parts, row + 1 if names else 0
 
 
 def bars(title: str, hours: list[datetime], name: str, values: list[float],
