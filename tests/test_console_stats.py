@@ -18,7 +18,7 @@ from tests.test_console import (  # noqa: F401 - fixtures used by name
     need_chromium,
 )
 
-TX = SECRETS["transmitsms_tokens"][0]
+TX = SECRETS["transmitsms"][0]
 
 
 def transmit(client, message_id: str, status: str) -> None:
@@ -32,7 +32,7 @@ def honkio_delivered(client, message_id: str) -> None:
     payload["id"] = f"evt_{message_id}"
     payload["data"]["message_id"] = message_id
     body = json.dumps(payload).encode()
-    headers = honkio_headers(body, SECRETS["honkio_secrets"][0], int(clock.now().timestamp()))
+    headers = honkio_headers(body, SECRETS["honkio"][0], int(clock.now().timestamp()))
     assert client.post("/webhooks/honkio", data=body, headers=headers).status_code == 200
 
 
