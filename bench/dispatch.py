@@ -210,7 +210,8 @@ def main() -> None:
             stack.callback(pg_database, url, False)
         engine = make_engine(url)
         upgrade(engine)
-        settings = Settings(database_url=url, honkio_secrets=(SECRET,), allow_private_urls=True)
+        settings = Settings(database_url=url, vendor_secrets={"honkio": (SECRET,)},
+                            allow_private_urls=True)
         python = sys.executable
         env = {**os.environ, "SWITCHBOARD_DATABASE_URL": url,
                "SWITCHBOARD_HONKIO_SECRETS": SECRET, "SWITCHBOARD_ALLOW_PRIVATE_URLS": "true"}

@@ -90,7 +90,8 @@ def main() -> None:
         engine = make_engine(url)
         stack.callback(engine.dispose)
         upgrade(engine)
-        settings = Settings(database_url=url, honkio_secrets=(SECRET,), allow_private_urls=True)
+        settings = Settings(database_url=url, vendor_secrets={"honkio": (SECRET,)},
+                            allow_private_urls=True)
         env = {**os.environ, "SWITCHBOARD_DATABASE_URL": url,
                "SWITCHBOARD_ALLOW_PRIVATE_URLS": "true", "SWITCHBOARD_DELIVERY_TIMEOUT": "2"}
 

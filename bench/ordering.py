@@ -165,7 +165,8 @@ def main() -> None:
             stack.callback(pg_database, url, False)  # last out
         engine = make_engine(url)
         upgrade(engine)
-        settings = Settings(database_url=url, honkio_secrets=(SECRET,), allow_private_urls=True)
+        settings = Settings(database_url=url, vendor_secrets={"honkio": (SECRET,)},
+                            allow_private_urls=True)
         env = {**os.environ, "SWITCHBOARD_DATABASE_URL": url,
                "SWITCHBOARD_HONKIO_SECRETS": SECRET, "SWITCHBOARD_ALLOW_PRIVATE_URLS": "true",
                "SWITCHBOARD_RETRY_SCHEDULE": RETRY_SCHEDULE}

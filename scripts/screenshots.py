@@ -92,9 +92,8 @@ class Subscriber:
 def settings_for(database_url: str):
     overrides = {"database_url": database_url, "admin_token": TOKEN,
                  "allow_private_urls": True, "retry_schedule": (0, 60, 300)}
-    for name, vendor in VENDORS.items():
-        field = f"{name}_tokens" if vendor.uses_token else f"{name}_secrets"
-        overrides[field] = (f"{name}-{random_secrets.token_hex(8)}",)
+    overrides["vendor_secrets"] = {name: (f"{name}-{random_secrets.token_hex(8)}",)
+                                   for name in VENDORS}
     return load_settings(environ={}, overrides=overrides)
 
 
@@ -114,7 +113,7 @@ def honkio_receipt(client, settings, message_id: str, status: str) -> None:
     client.post("/webhooks/honkio", data=body, headers={
         "Content-Type": "application/json", honkio.EVENT: f"message.{status}",
         honkio.TIMESTAMP: stamp,
-        honkio.SIGNATURE: honkio.sign(settings.honkio_secrets[0], stamp, body)})
+        honkio.SIGNATURE: honkio.sign(settings.secrets_for("honkio")[0], stamp, body)})
 
 
 def seed(app, settings, moment: Clock, subscriber: Subscriber) -> dict:
@@ -158,7 +157,7 @@ def seed(app, settings, moment: Clock, subscriber: Subscriber) -> dict:
         client.post("/webhooks/honkio", data=broken, headers={
             "Content-Type": "application/json", honkio.EVENT: "message.delivered",
             honkio.TIMESTAMP: stamp,
-            honkio.SIGNATURE: honkio.sign(settings.honkio_secrets[0], stamp, broken)})
+            honkio.SIGNATURE: honkio.sign(settings.secrets_for("honkio")[0], stamp, broken)})
         for minutes in (10, 4, 0):  # retries come due; the last round is this minute
             moment.moment = NOW - timedelta(minutes=minutes)
             while worker.run_once():

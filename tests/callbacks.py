@@ -23,7 +23,7 @@ def honkio_body(status: str = "delivered", message_id: str | None = None,
 def send_honkio(client, status: str = "delivered", message_id: str | None = None,
                 event_id: str | None = None) -> list[str]:
     body = honkio_body(status, message_id, event_id)
-    headers = honkio_headers(body, SECRETS["honkio_secrets"][0], int(clock.now().timestamp()))
+    headers = honkio_headers(body, SECRETS["honkio"][0], int(clock.now().timestamp()))
     answer = client.post("/webhooks/honkio", data=body, headers=headers)
     assert answer.status_code == 200, answer.get_json()
     return answer.get_json()["event_ids"]

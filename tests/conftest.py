@@ -18,10 +18,11 @@ from sqlalchemy.exc import DBAPIError
 from switchboard import clock
 from switchboard.app import create_app
 from switchboard.config import Settings, load_settings
-from switchboard.config.settings import _database_url
+from switchboard.config.settings import _database_url, vendor_variable
 from switchboard.models import Base
 from switchboard.models.migrate import upgrade
 from switchboard.store.db import make_engine
+from switchboard.vendors.registry import VENDORS
 from switchboard.worker.runner import Worker
 from tests.subscriber import Subscriber
 
@@ -34,14 +35,18 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 PG_URL = os.environ.get("SWITCHBOARD_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
-SECRETS = {
-    "honkio_secrets": ("whk_test_2b7e151628aed2a6abf71589", "whk_new_rotated_secret"),
-    "canary_secrets": ("cnry_test_9c4f2a1e7d3b", "cnry_new_rotated_secret"),
-    # URL tokens: at least 12 characters, as start-up demands
-    "boomware_tokens": ("bw-token-1-7f3a9c2e", "bw-token-2-5d8b1e4f"),
-    "transmitsms_tokens": ("tx-token-1-9e2c7a1b", "tx-token-2-3f6d0b8a"),
-    "phonify_tokens": ("ph-token-1-4a7e2d9c", "ph-token-2-8c1f5b3e"),
-}
+# Two secrets or URL tokens for every registered vendor (the second to test rotation), so a
+# new provider's test table finds its own here; 12 characters at least, as start-up demands
+# of a URL token.
+SECRETS = {name: (f"{name}-test-proof-1-7f3a9c2e", f"{name}-test-proof-2-5d8b1e4f")
+           for name in VENDORS}
+
+
+def secrets_environ() -> dict[str, str]:
+    """SECRETS as the variables a process started by a test reads them from."""
+    return {vendor_variable(VENDORS[name]): ",".join(values) for name, values in SECRETS.items()}
+
+
 FROZEN_AT = datetime(2026, 11, 22, 5, 0, 0, tzinfo=UTC)
 
 
@@ -116,7 +121,8 @@ def database_url(request, tmp_path):
 def settings(database_url) -> Settings:
     # Through load_settings, so the fixtures are settings start-up would accept.
     return load_settings(environ={}, overrides=dict(database_url=database_url,
-                                                    allow_private_urls=True, **SECRETS))
+                                                    allow_private_urls=True,
+                                                    vendor_secrets=dict(SECRETS)))
 
 
 @pytest.fixture
@@ -139,9 +145,8 @@ def client_without(settings):
     made = []
 
     def build(vendor: str):
-        (name,) = [f.name for f in dataclasses.fields(settings)
-                   if f.name in (f"{vendor}_secrets", f"{vendor}_tokens")]
-        app = create_app(settings=dataclasses.replace(settings, **{name: ()}))
+        kept = {k: v for k, v in settings.vendor_secrets.items() if k != vendor}
+        app = create_app(settings=dataclasses.replace(settings, vendor_secrets=kept))
         made.append(app)
         return app.test_client()
 

@@ -180,7 +180,7 @@ def test_filters(client, api, frozen_clock):
     (sent,) = send_honkio(client, "sent", message_id="msg_b")
     frozen_clock.advance(60)
     (failed,) = send_honkio(client, "failed", message_id="msg_b")
-    answer = client.post(f"/webhooks/boomware/{SECRETS['boomware_tokens'][0]}",
+    answer = client.post(f"/webhooks/boomware/{SECRETS['boomware'][0]}",
                          data=json.dumps({"requestId": "req-1", "number": "+37200911211",
                                           "status": "DELIVERED", "timestamp": 1656666364}),
                          content_type="application/json")

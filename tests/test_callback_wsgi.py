@@ -15,7 +15,7 @@ from tests.conftest import FROZEN_AT, SECRETS
 from tests.signing import honkio_headers, sample_bytes
 
 NOW = int(FROZEN_AT.timestamp())
-SECRET = SECRETS["honkio_secrets"][0]
+SECRET = SECRETS["honkio"][0]
 BODY = sample_bytes("honkio-delivered.json")
 
 
@@ -55,7 +55,7 @@ CASES = {
     "malformed json, signed": ("POST", "/webhooks/honkio", b"{nope", signed(b"{nope")),
     # Not callbacks to this path: Flask's route map answers them, both ways round.
     "trailing slash": ("POST", "/webhooks/honkio/", BODY, signed()),
-    "a third segment": ("POST", f"/webhooks/boomware/{SECRETS['boomware_tokens'][0]}/more",
+    "a third segment": ("POST", f"/webhooks/boomware/{SECRETS['boomware'][0]}/more",
                         b"", {}),
     "empty segment": ("POST", "/webhooks//honkio", BODY, signed()),
     "other method": ("PUT", "/webhooks/honkio", BODY, signed()),
@@ -129,7 +129,7 @@ def test_callbacks_skip_flasks_request_machinery_and_nothing_else_does(app, clie
     ("GET", "/webhooks/honkio", "POST, OPTIONS"),  # answered by the callback path
     ("HEAD", "/webhooks/canary", "POST, OPTIONS"),  # by Flask's route, whose view answers
     ("PUT", "/webhooks/honkio", "POST, OPTIONS"),  # by Flask's 405 handler
-    ("DELETE", "/webhooks/transmitsms/tx-token-1-9e2c7a1b", "GET, POST, OPTIONS"),
+    ("DELETE", f"/webhooks/transmitsms/{SECRETS['transmitsms'][0]}", "GET, POST, OPTIONS"),
 ])
 def test_a_405_on_a_callback_url_allows_that_providers_methods_only(client, method, path,
                                                                      allow):
@@ -139,7 +139,7 @@ def test_a_405_on_a_callback_url_allows_that_providers_methods_only(client, meth
 
 
 def test_options_on_a_callback_url_names_that_providers_methods(client):
-    assert client.options("/webhooks/boomware/bw-token-1-7f3a9c2e").headers["Allow"] == \
+    assert client.options(f"/webhooks/boomware/{SECRETS['boomware'][0]}").headers["Allow"] == \
         "POST, OPTIONS"
     assert client.options("/webhooks/transmitsms/x").headers["Allow"] == "GET, POST, OPTIONS"
     assert client.options("/webhooks/nope").status_code == 404

@@ -72,7 +72,7 @@ def test_simulate_token_vendor_is_accepted_and_hides_its_token(
     first, answer = answer_of(result.output)
     assert first == f"{method} /webhooks/{vendor}/<token> -> 200"
     assert answer["status"] == "accepted"
-    for token in SECRETS[f"{vendor}_tokens"]:
+    for token in SECRETS[vendor]:
         assert token not in result.output
     events = rows(engine, "SELECT id, type, vendor FROM events ORDER BY id")
     assert sorted(answer["event_ids"]) == [e["id"] for e in events]
@@ -95,7 +95,7 @@ def test_simulate_twice_sends_two_distinct_callbacks(app, engine, server, frozen
 def test_simulate_with_a_secret_the_server_lacks_prints_401(database_url, server, engine,
                                                             frozen_clock):
     stranger = create_app(settings=Settings(database_url=database_url,
-                                            honkio_secrets=("whk_someone_else",)))
+                                            vendor_secrets={"honkio": ("whk_someone_else",)}))
     result = stranger.test_cli_runner().invoke(cli, ["simulate", "honkio", "--url", server])
     stranger.extensions["switchboard"].engine.dispose()
     assert result.exit_code == 1

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from switchboard.config import ConfigError, Settings, load_settings
+from switchboard.config.settings import PREFIX, vendor_variable
+from switchboard.vendors.registry import VENDORS
 
 # DESIGN.md's settings table as written there: variable (without the prefix) -> default.
 # None is "unset".
@@ -40,8 +42,15 @@ DESIGN_DEFAULTS = {
 }
 
 
+def variables() -> list[str]:
+    """Every variable Settings reads, without the prefix: one per field, and one per vendor
+    for vendor_secrets."""
+    return [spec.name.upper() for spec in fields(Settings) if spec.name != "vendor_secrets"] \
+        + [vendor_variable(vendor).removeprefix(PREFIX) for vendor in VENDORS.values()]
+
+
 def test_every_setting_is_in_the_design():
-    assert sorted(spec.name.upper() for spec in fields(Settings)) == sorted(DESIGN_DEFAULTS)
+    assert sorted(variables()) == sorted(DESIGN_DEFAULTS)
 
 
 def test_defaults_are_the_design_table():
@@ -56,8 +65,10 @@ def test_defaults_are_the_design_table():
     assert (defaults.max_content_length, defaults.disable_after) == (262144, 432000)
     assert (defaults.delivery_timeout, defaults.phonify_poll_interval) == (15, 30)
     assert defaults.allow_private_urls is False
+    assert defaults.vendor_secrets == {}  # every provider off until given its proof
+    plain = {spec.name.upper() for spec in fields(Settings)}
     for name, value in DESIGN_DEFAULTS.items():
-        if value is None:
+        if value is None and name in plain:
             assert getattr(defaults, name.lower()) in (None, ()), name
 
 
@@ -72,8 +83,9 @@ def test_values_are_read_from_the_environment():
     })
     # psycopg 3 is the driver we ship, whatever spelling of PostgreSQL is given.
     assert settings.database_url == "postgresql+psycopg://u:pw@127.0.0.1:5432/sb"
-    assert settings.honkio_secrets == ("whk_old", "whk_new")
+    assert settings.vendor_secrets == {"honkio": ("whk_old", "whk_new")}
     assert settings.secrets_for("honkio") == ("whk_old", "whk_new")
+    assert settings.secrets_for("canary") == ()
     assert settings.signature_tolerance == 60
     assert settings.allow_private_urls is True
     assert settings.retry_schedule == (0, 1.5)
@@ -151,9 +163,13 @@ def test_a_weak_admin_or_url_token_stops_start_up_naming_the_setting(name, value
         if len(token.strip()) > 1:  # one letter is in any sentence
             assert token.strip() not in message
     # the same through overrides, which tests and embedding code use
+    if name == "ADMIN_TOKEN":
+        override = {"admin_token": value}
+    else:
+        vendor = name.removesuffix("_TOKENS").lower()
+        override = {"vendor_secrets": {vendor: tuple(v.strip() for v in value.split(","))}}
     with pytest.raises(ConfigError, match=variable):
-        load_settings(environ={}, overrides={name.lower(): (
-            value if name == "ADMIN_TOKEN" else tuple(v.strip() for v in value.split(",")))})
+        load_settings(environ={}, overrides=override)
 
 
 def test_twelve_characters_is_enough_and_hmac_secrets_keep_any_length():
@@ -161,8 +177,9 @@ def test_twelve_characters_is_enough_and_hmac_secrets_keep_any_length():
         "SWITCHBOARD_ADMIN_TOKEN": "x" * 12, "SWITCHBOARD_BOOMWARE_TOKENS": "y" * 12,
         # Providers issue HMAC secrets; we cannot choose their length.
         "SWITCHBOARD_HONKIO_SECRETS": "k", "SWITCHBOARD_CANARY_SECRETS": "c"})
-    assert (settings.admin_token, settings.boomware_tokens) == ("x" * 12, ("y" * 12,))
-    assert (settings.honkio_secrets, settings.canary_secrets) == (("k",), ("c",))
+    assert settings.admin_token == "x" * 12
+    assert settings.vendor_secrets == {"boomware": ("y" * 12,), "honkio": ("k",),
+                                       "canary": ("c",)}
 
 
 def test_phonify_numbers_are_read_in_any_international_form_as_e164():
@@ -191,6 +208,8 @@ def test_database_url_error_shows_the_url_without_its_password():
 def test_unknown_override_is_refused():
     with pytest.raises(ConfigError, match="unknown setting 'honkio_secret'"):
         load_settings(environ={}, overrides={"honkio_secret": ("x",)})
+    with pytest.raises(ConfigError, match="unknown vendor 'honkio_secrets' in vendor_secrets"):
+        load_settings(environ={}, overrides={"vendor_secrets": {"honkio_secrets": ("x",)}})
 
 
 def test_phonify_api_url_without_its_key_is_one_line():

@@ -30,7 +30,7 @@ def send_unparseable_honkio(client) -> None:
     """Proved by its signature, but with no data: kept as a failed receipt."""
     body = json.dumps({"id": "evt_broken", "type": "message.delivered",
                        "created": "2026-11-22T04:00:00Z"}).encode()
-    headers = honkio_headers(body, SECRETS["honkio_secrets"][0], int(clock.now().timestamp()))
+    headers = honkio_headers(body, SECRETS["honkio"][0], int(clock.now().timestamp()))
     assert client.post("/webhooks/honkio", data=body, headers=headers).status_code == 400
 
 
@@ -41,7 +41,7 @@ def send_canary(client) -> None:
     payload["created"] = int(clock.now().timestamp())
     body = json.dumps(payload).encode()
     answer = client.post("/webhooks/canary", data=body,
-                         headers=canary_headers(body, SECRETS["canary_secrets"][0]))
+                         headers=canary_headers(body, SECRETS["canary"][0]))
     assert answer.status_code == 200, answer.get_json()
 
 

@@ -32,7 +32,7 @@ def stored(console_app, frozen_clock):
     for n in range(3):  # each to +16135550199, a minute apart
         honkio += send_honkio(client, message_id=f"msg_phone_{n}")
         frozen_clock.advance(60)
-    answer = client.post(f"/webhooks/boomware/{SECRETS['boomware_tokens'][0]}",
+    answer = client.post(f"/webhooks/boomware/{SECRETS['boomware'][0]}",
                          data=json.dumps(BOOMWARE_INBOUND),
                          headers={"Content-Type": "application/json"})
     assert answer.status_code == 200, answer.get_json()
@@ -107,7 +107,7 @@ def test_an_event_holding_a_nul_is_stored_and_search_still_answers(console_app, 
     client = console_app.test_client()
     payload = BOOMWARE_INBOUND | {"messageId": "with-nul", "text": "a\u0000b",
                                   "from": "447700900777"}
-    answer = client.post(f"/webhooks/boomware/{SECRETS['boomware_tokens'][0]}",
+    answer = client.post(f"/webhooks/boomware/{SECRETS['boomware'][0]}",
                          data=json.dumps(payload), headers={"Content-Type": "application/json"})
     assert answer.status_code == 200, answer.get_json()
     assert found(console_app, q="+447700900777")["events"] == []
@@ -123,7 +123,7 @@ def test_message_matches_page_with_the_keyset_cursor(console_app, frozen_clock):
     client = console_app.test_client()
     send_honkio(client, message_id="shared-1")
     frozen_clock.advance(60)
-    answer = client.post(f"/webhooks/boomware/{SECRETS['boomware_tokens'][0]}",
+    answer = client.post(f"/webhooks/boomware/{SECRETS['boomware'][0]}",
                          data=json.dumps(BOOMWARE_INBOUND | {"messageId": "shared-1"}),
                          headers={"Content-Type": "application/json"})
     assert answer.status_code == 200, answer.get_json()

@@ -62,7 +62,7 @@ def test_a_bad_subscription_is_refused_naming_the_field(console_app, fields, nam
     answer = submit(client, "/console/subscriptions", "/console/subscriptions", **fields)
     assert answer.status_code == 400
     page = answer.get_data(as_text=True)
-    assert 'id="form-error"' in page and named in page
+    assert 'id="error"' in page and named in page
     assert f'value="{fields["url"]}"' in page  # what was typed is kept to correct it
     assert rows(console_app.extensions["switchboard"].engine,
                 "SELECT id FROM subscriptions") == []

@@ -51,7 +51,7 @@ def test_a_callback_is_stored_at_the_instant_it_arrived(toronto, frozen_clock):
     body = honkio_body("delivered", message_id="msg_tz", event_id="evt_tz")
     occurred = json.loads(body)["created"]
     answer = app.test_client().post("/webhooks/honkio", data=body, headers=honkio_headers(
-        body, SECRETS["honkio_secrets"][0], int(FROZEN_AT.timestamp())))
+        body, SECRETS["honkio"][0], int(FROZEN_AT.timestamp())))
     assert answer.status_code == 200, answer.get_json()
     assert only(engine, Receipt.__table__)["received_at"] == FROZEN_AT
     event = only(engine, Event.__table__)
@@ -65,7 +65,7 @@ def test_a_callback_that_did_not_parse_is_kept_at_the_instant_it_arrived(toronto
     app, _settings, engine = toronto
     body = b'{"id": "evt_bad", "type": "message.delivered", "data": broken'
     answer = app.test_client().post("/webhooks/canary", data=body, headers=canary_headers(
-        body, SECRETS["canary_secrets"][0]))
+        body, SECRETS["canary"][0]))
     assert answer.status_code == 400
     kept = only(engine, Receipt.__table__)
     assert (kept["state"], kept["received_at"]) == ("failed", FROZEN_AT)
@@ -77,7 +77,7 @@ def test_a_delivery_and_its_retry_are_timed_in_utc(toronto, subscriber, frozen_c
     subscriber.reply(500, body=b"boom")
     body = honkio_body("delivered")
     app.test_client().post("/webhooks/honkio", data=body, headers=honkio_headers(
-        body, SECRETS["honkio_secrets"][0], int(FROZEN_AT.timestamp())))
+        body, SECRETS["honkio"][0], int(FROZEN_AT.timestamp())))
     worker = Worker(engine, settings, concurrency=1, poll_interval=0.02)
     try:
         assert worker.run_once() == 1

@@ -35,7 +35,7 @@ def test_one_callback_as_provider_subscriber_and_operator_see_it(
         client, engine, settings, subscriber, make_worker, frozen_clock):
     subscribe(engine, settings, subscriber.url)
     body = honkio_body("delivered", message_id="msg_view", event_id="evt_view")
-    headers = honkio_headers(body, SECRETS["honkio_secrets"][0], int(FROZEN_AT.timestamp()))
+    headers = honkio_headers(body, SECRETS["honkio"][0], int(FROZEN_AT.timestamp()))
     answer = client.post("/webhooks/honkio?attempt=1", data=body,
                          headers=headers | {"X-Request-Id": "req-view-1"})
     assert answer.status_code == 200

@@ -102,7 +102,7 @@ def test_one_providers_subscription_and_handler_get_only_its_events(
         payload["created"] = int(settings_now().timestamp())  # inside Canary's window
         body = json.dumps(payload).encode()
         answer = client.post("/webhooks/canary", data=body,
-                             headers=canary_headers(body, SECRETS["canary_secrets"][0]))
+                             headers=canary_headers(body, SECRETS["canary"][0]))
         (from_canary,) = answer.get_json()["event_ids"]
         expand_owed(engine)
     finally:

@@ -31,7 +31,7 @@ conn.execute("COMMIT")
 
 
 def post(client, body):
-    headers = honkio_headers(body, SECRETS["honkio_secrets"][0], int(time.time()))
+    headers = honkio_headers(body, SECRETS["honkio"][0], int(time.time()))
     return client.post("/webhooks/honkio", data=body, headers=headers)
 
 
@@ -39,12 +39,12 @@ def post(client, body):
 def sqlite_settings(_sqlite_template, tmp_path):
     path = tmp_path / "locked.db"
     shutil.copy(_sqlite_template, path)
-    return Settings(database_url=f"sqlite:///{path}", **SECRETS)
+    return Settings(database_url=f"sqlite:///{path}", vendor_secrets=SECRETS)
 
 
 @pytest.fixture
 def pg_settings(request):
-    return Settings(database_url=request.getfixturevalue("_pg_migrated"), **SECRETS)
+    return Settings(database_url=request.getfixturevalue("_pg_migrated"), vendor_secrets=SECRETS)
 
 
 def test_sqlite_locked_past_the_busy_timeout_is_503_then_the_retry_lands(

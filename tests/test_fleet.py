@@ -36,7 +36,7 @@ from tests.subscriber import Subscriber
 
 pytestmark = pytest.mark.fleet
 
-SECRET = SECRETS["honkio_secrets"][0]
+SECRET = SECRETS["honkio"][0]
 IN_ORDER, OUT_OF_ORDER = 800, 50          # messages: sent then delivered / delivered then sent
 RESENT, RACED = 150, 150                  # duplicates: later to the other server / both at once
 FAILING_FOR = 3.0                         # seconds the failing subscriber answers 500
@@ -56,7 +56,7 @@ class Fleet:
         metrics_dir = tmp_path / "metrics"
         metrics_dir.mkdir()
         self.env = {**os.environ, "SWITCHBOARD_DATABASE_URL": database_url,
-                    "SWITCHBOARD_HONKIO_SECRETS": ",".join(SECRETS["honkio_secrets"]),
+                    "SWITCHBOARD_HONKIO_SECRETS": ",".join(SECRETS["honkio"]),
                     "SWITCHBOARD_ALLOW_PRIVATE_URLS": "true",
                     "SWITCHBOARD_RETRY_SCHEDULE": RETRY_SCHEDULE,
                     "SWITCHBOARD_DELIVERY_TIMEOUT": "5",

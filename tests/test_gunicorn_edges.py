@@ -25,7 +25,7 @@ MASTERS: dict[int, int] = {}
 @pytest.fixture
 def server(database_url, tmp_path):
     env = {**os.environ, "SWITCHBOARD_DATABASE_URL": database_url,
-           "SWITCHBOARD_HONKIO_SECRETS": SECRETS["honkio_secrets"][0]}
+           "SWITCHBOARD_HONKIO_SECRETS": SECRETS["honkio"][0]}
     with gunicorn(env, tmp_path) as (port, process):
         MASTERS[port] = process.pid
         yield port
@@ -46,7 +46,7 @@ def raw_exchange(port: int, data: bytes, read_timeout: float = 15.0) -> bytes:
 def signed_post(port: int, body: bytes) -> tuple[int, dict]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.request("POST", "/webhooks/honkio", body=body, headers=honkio_headers(
-        body, SECRETS["honkio_secrets"][0], int(time.time())))
+        body, SECRETS["honkio"][0], int(time.time())))
     response = conn.getresponse()
     answer = (response.status, json.loads(response.read()))
     conn.close()
@@ -99,7 +99,7 @@ def test_body_over_the_limit_is_413_without_reading_it(server):
 
 def test_a_slow_body_times_out_and_the_server_keeps_serving(server, engine):
     body = honkio_body()
-    headers = honkio_headers(body, SECRETS["honkio_secrets"][0], int(time.time()))
+    headers = honkio_headers(body, SECRETS["honkio"][0], int(time.time()))
     head = (b"POST /webhooks/honkio HTTP/1.1\r\nHost: x\r\n"
             + b"".join(f"{k}: {v}\r\n".encode() for k, v in headers.items())
             + b"Content-Length: %d\r\n\r\n" % len(body))
@@ -168,7 +168,7 @@ def chunked(head: str, body: bytes, step: int = 4096) -> bytes:
 
 
 def signed_chunked_head(body: bytes) -> str:
-    headers = honkio_headers(body, SECRETS["honkio_secrets"][0], int(time.time()))
+    headers = honkio_headers(body, SECRETS["honkio"][0], int(time.time()))
     return ("POST /webhooks/honkio HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
             "Transfer-Encoding: chunked\r\n"
             + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n")

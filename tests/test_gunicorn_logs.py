@@ -46,12 +46,12 @@ def start_gunicorn(tmp_path, settings: dict, *flags: str, stdout=subprocess.PIPE
 
 def test_every_line_gunicorn_and_the_app_write_is_json(tmp_path):
     port, server = start_gunicorn(tmp_path, {
-        "SWITCHBOARD_HONKIO_SECRETS": SECRETS["honkio_secrets"][0]}, stdout=subprocess.DEVNULL)
+        "SWITCHBOARD_HONKIO_SECRETS": SECRETS["honkio"][0]}, stdout=subprocess.DEVNULL)
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         body = honkio_body()
         conn.request("POST", "/webhooks/honkio", body=body, headers=honkio_headers(
-            body, SECRETS["honkio_secrets"][0], int(time.time())))
+            body, SECRETS["honkio"][0], int(time.time())))
         assert conn.getresponse().status == 200
         conn.close()
     finally:
@@ -61,7 +61,7 @@ def test_every_line_gunicorn_and_the_app_write_is_json(tmp_path):
     loggers = {line["logger"] for line in lines}
     assert "gunicorn.error" in loggers and "switchboard.request" in loggers, err
     assert any(line["msg"].startswith("Booting worker") for line in lines)
-    assert SECRETS["honkio_secrets"][0] not in err
+    assert SECRETS["honkio"][0] not in err
 
 
 class _Untouchable:
@@ -105,7 +105,7 @@ def test_gunicorn_lines_mask_url_tokens_query_strings_and_every_secret(tmp_path)
     """What gunicorn itself logs about a request (a request line it refuses, a callback
     killed by the worker timeout, with its traceback) shows no token, query string or
     configured secret, however short."""
-    boomware, transmitsms = SECRETS["boomware_tokens"][0], SECRETS["transmitsms_tokens"][0]
+    boomware, transmitsms = SECRETS["boomware"][0], SECRETS["transmitsms"][0]
     short = "Zq"  # HMAC secrets are the provider's choice: no minimum length
     port, server = start_gunicorn(
         tmp_path, {"SWITCHBOARD_BOOMWARE_TOKENS": boomware,

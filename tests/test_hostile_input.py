@@ -84,7 +84,7 @@ def test_honkio_never_5xx(client, body, event, timestamp, signature):
     now = str(int(clock.now().timestamp()))
     headers = [("Content-Type", "application/json"),
                (honkio.TIMESTAMP, now if timestamp is None else str(timestamp))]
-    signed = honkio.sign(SECRETS["honkio_secrets"][0], headers[1][1], body)
+    signed = honkio.sign(SECRETS["honkio"][0], headers[1][1], body)
     headers.append((honkio.SIGNATURE, signed if signature is None else signature))
     if event is not None:
         headers.append((honkio.EVENT, event))
@@ -103,7 +103,7 @@ def test_honkio_never_5xx(client, body, event, timestamp, signature):
        signature=st.one_of(st.none(), header_text),
        doubled=st.booleans())
 def test_canary_never_5xx(client, body, signature, doubled):
-    signed = canary.sign(SECRETS["canary_secrets"][0], body)
+    signed = canary.sign(SECRETS["canary"][0], body)
     headers = [("Content-Type", "application/json"),
                (canary.SIGNATURE, signed if signature is None else signature)]
     if doubled:
@@ -116,7 +116,7 @@ def test_canary_never_5xx(client, body, signature, doubled):
     ("boomware", "boomware-call-answered.json"), ("phonify", "phonify-message-sent.json"),
 ])
 def test_token_vendors_never_5xx(client, vendor, sample):
-    token = SECRETS[f"{vendor}_tokens"][0]
+    token = SECRETS[vendor][0]
 
     @PROFILE
     @given(body=bodies(sample_json(sample)),
@@ -140,7 +140,7 @@ form_keys = st.sampled_from(["message_id", "mobile", "datetime", "status", "user
 @given(fields=st.dictionaries(form_keys, form_values, max_size=9),
        method=st.sampled_from(["GET", "POST"]), raw=st.binary(max_size=100))
 def test_transmitsms_never_5xx(client, fields, method, raw):
-    token = SECRETS["transmitsms_tokens"][0]
+    token = SECRETS["transmitsms"][0]
     path = f"/webhooks/transmitsms/{token}"
     if method == "GET":
         answer = client.get(path + "?" + urlencode(fields))
@@ -203,7 +203,7 @@ HONKIO_BODY = json.dumps(sample_json("honkio-delivered.json")).encode()
 @pytest.fixture
 def honkio_right(frozen_clock):
     timestamp = str(int(frozen_clock().timestamp()))
-    return {honkio.SIGNATURE: honkio.sign(SECRETS["honkio_secrets"][0], timestamp,
+    return {honkio.SIGNATURE: honkio.sign(SECRETS["honkio"][0], timestamp,
                                           HONKIO_BODY),
             honkio.TIMESTAMP: timestamp, honkio.EVENT: json.loads(HONKIO_BODY)["type"]}
 
@@ -219,7 +219,7 @@ def test_half_a_surrogate_pair_is_a_400_and_the_receipt_is_kept(client, engine, 
     payload["id"] = f"evt_surrogate_{status}_{field}"
     payload["data"][field[5:]] = value
     body = json.dumps(payload).encode()
-    headers = honkio_headers(body, SECRETS["honkio_secrets"][0],
+    headers = honkio_headers(body, SECRETS["honkio"][0],
                              int(clock.now().timestamp()))
     answer = client.post("/webhooks/honkio", data=body, headers=headers)
     assert answer.status_code == status, answer.get_json()
@@ -257,7 +257,7 @@ def test_honkio_proof_headers_of_every_shape(client, honkio_right):
 def test_canary_signature_header_of_every_shape(client, frozen_clock):
     body = json.dumps(sample_json("canary-delivered.json")
                       | {"created": int(frozen_clock().timestamp())}).encode()
-    right = canary.sign(SECRETS["canary_secrets"][0], body)
+    right = canary.sign(SECRETS["canary"][0], body)
 
     @PROFILE
     @given(variant=header_variants(right))
@@ -292,7 +292,7 @@ def test_honkio_every_near_miss_is_401(client, honkio_right, name):
 def test_canary_every_near_miss_is_401(client, frozen_clock):
     body = json.dumps(sample_json("canary-delivered.json")
                       | {"created": int(frozen_clock().timestamp())}).encode()
-    right = canary.sign(SECRETS["canary_secrets"][0], body)
+    right = canary.sign(SECRETS["canary"][0], body)
     for variant in [*near_misses(right), MISSING, (right, right), ("0" * 64, right)]:
         headers = [("Content-Type", "application/json")]
         put(headers, canary.SIGNATURE, variant)

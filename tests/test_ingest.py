@@ -17,7 +17,7 @@ from switchboard.vendors import honkio
 from tests.conftest import FROZEN_AT, SECRETS, rows
 from tests.signing import canary_headers, honkio_headers
 
-SECRET = SECRETS["canary_secrets"][0]
+SECRET = SECRETS["canary"][0]
 NOW = int(FROZEN_AT.timestamp())
 
 
@@ -139,7 +139,7 @@ def test_fifty_concurrent_copies_store_one_event(app, engine, frozen_clock):
 
 # --- callbacks that carry many events ----------------------------------------------------
 
-PHONIFY_TOKEN = SECRETS["phonify_tokens"][0]
+PHONIFY_TOKEN = SECRETS["phonify"][0]
 
 
 def phonify_list(count: int, prefix: str) -> list[dict]:
@@ -217,7 +217,7 @@ def unreachable_url(request, tmp_path):
 @pytest.mark.parametrize("body", [receipt("evt_down", "delivered"), b"{not json"],
                          ids=["valid", "malformed"])
 def test_database_unreachable_is_503(unreachable_url, frozen_clock, body):
-    app = create_app(settings=Settings(database_url=unreachable_url, **SECRETS))
+    app = create_app(settings=Settings(database_url=unreachable_url, vendor_secrets=SECRETS))
     try:
         answer = post(app.test_client(), body)
     finally:
@@ -322,7 +322,7 @@ def test_receipt_keeps_the_headers_parsing_needs(client, engine, frozen_clock):
     body = json.dumps({"id": "evt_no_data", "type": "message.delivered",
                        "created": "2026-11-22T05:00:00Z"}).encode()
     answer = client.post("/webhooks/honkio", data=body,
-                         headers=honkio_headers(body, SECRETS["honkio_secrets"][0], NOW))
+                         headers=honkio_headers(body, SECRETS["honkio"][0], NOW))
     assert answer.status_code == 400
     assert answer.get_json()["error"]["field"] == "data"
     (kept,) = rows(engine, "SELECT body, headers FROM receipts")
@@ -340,7 +340,7 @@ def test_every_error_names_its_field_or_null(client, frozen_clock):
     assert unknown.get_json() == {"error": {"code": "unknown_vendor", "field": None,
                                             "message": "no provider 'nobody' is configured "
                                                        "here"}}
-    token = SECRETS["boomware_tokens"][0]
+    token = SECRETS["boomware"][0]
     malformed = client.post(f"/webhooks/boomware/{token}", data=b"{",
                             headers={"Content-Type": "application/json"})
     assert malformed.status_code == 400

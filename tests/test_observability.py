@@ -31,8 +31,8 @@ from tests.callbacks import honkio_body, send_honkio
 from tests.conftest import SECRETS, expand_owed
 from tests.signing import honkio_headers, sample_bytes
 
-HONKIO_SECRET = SECRETS["honkio_secrets"][0]
-BOOMWARE_TOKEN = SECRETS["boomware_tokens"][0]
+HONKIO_SECRET = SECRETS["honkio"][0]
+BOOMWARE_TOKEN = SECRETS["boomware"][0]
 
 
 def scrape(client) -> dict[tuple[str, tuple], float]:

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from switchboard.vendors.registry import VENDORS
-from tests.conftest import SECRETS
+from tests.conftest import SECRETS, secrets_environ
 from tests.gunicorn_server import gunicorn
 
 TOKEN = "admin-token-for-openapi-tests"
@@ -45,8 +45,7 @@ def live(database_url, tmp_path, make_worker):
     their attempts."""
     env = {**os.environ, "SWITCHBOARD_DATABASE_URL": database_url,
            "SWITCHBOARD_ADMIN_TOKEN": TOKEN, "SWITCHBOARD_ALLOW_PRIVATE_URLS": "true",
-           **{f"SWITCHBOARD_{name.upper()}": ",".join(values)
-              for name, values in SECRETS.items()}}
+           **secrets_environ()}
     with gunicorn(env, tmp_path, timeout=30) as (port, _):
         base = f"http://127.0.0.1:{port}"
         sub = requests.post(f"{base}/api/subscriptions", headers=AUTH, timeout=10, json={
@@ -60,8 +59,7 @@ def live(database_url, tmp_path, make_worker):
 
 def send(base: str, vendor: str, type_: str) -> list[str]:
     """One callback proven with the real time: gunicorn runs on the real clock."""
-    secrets = SECRETS[next(name for name in SECRETS if name.startswith(vendor))]
-    sample = VENDORS[vendor].sample(type_, secrets, datetime.now(UTC))
+    sample = VENDORS[vendor].sample(type_, SECRETS[vendor], datetime.now(UTC))
     answer = requests.request(sample.method, base + sample.path, data=sample.body,
                               headers=sample.headers, params=sample.query_string or None,
                               timeout=10)

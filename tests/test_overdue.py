@@ -18,7 +18,7 @@ from switchboard.worker import overdue
 from switchboard.worker.runner import Worker
 from tests.conftest import SECRETS, rows
 
-TOKEN = SECRETS["transmitsms_tokens"][0]
+TOKEN = SECRETS["transmitsms"][0]
 DAY = 86400
 
 

@@ -244,7 +244,7 @@ def test_crash_after_ingest_before_remembering_is_a_duplicate(app, engine, poll_
 
 def test_pushed_then_polled_counts_once(client, engine, poll_settings, phonify_api,
                                         frozen_clock):
-    pushed = client.post(f"/webhooks/phonify/{SECRETS['phonify_tokens'][0]}",
+    pushed = client.post(f"/webhooks/phonify/{SECRETS['phonify'][0]}",
                          data=json.dumps(phonify_api.messages[1]),
                          headers={"Content-Type": "application/json"})
     assert pushed.get_json()["status"] == "accepted"

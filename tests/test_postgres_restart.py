@@ -73,12 +73,12 @@ def test_restart_mid_load_loses_nothing_and_doubles_nothing(private_postgres, tm
     engine = make_engine(url)
     upgrade(engine)
     subscriber = Subscriber().start()
-    settings = Settings(database_url=url, allow_private_urls=True, **SECRETS)
+    settings = Settings(database_url=url, allow_private_urls=True, vendor_secrets=SECRETS)
     with engine.begin() as conn:
         subs.create(conn, settings, clock.now(), url=subscriber.url, event_types=["*"])
     web_port = free_port()
     env = {**os.environ, "SWITCHBOARD_DATABASE_URL": url, "SWITCHBOARD_ALLOW_PRIVATE_URLS":
-           "true", "SWITCHBOARD_HONKIO_SECRETS": SECRETS["honkio_secrets"][0],
+           "true", "SWITCHBOARD_HONKIO_SECRETS": SECRETS["honkio"][0],
            "SWITCHBOARD_RETRY_SCHEDULE": "0,1,1,2,3,5"}
     processes = [
         start(["-m", "gunicorn", "--bind", f"127.0.0.1:{web_port}", "--workers", "2",
@@ -100,7 +100,7 @@ def test_restart_mid_load_loses_nothing_and_doubles_nothing(private_postgres, tm
                 try:
                     conn = http.client.HTTPConnection("127.0.0.1", web_port, timeout=10)
                     conn.request("POST", "/webhooks/honkio", body=body, headers=honkio_headers(
-                        body, SECRETS["honkio_secrets"][0], int(time.time())))
+                        body, SECRETS["honkio"][0], int(time.time())))
                     response = conn.getresponse()
                     answer = json.loads(response.read())
                     conn.close()

@@ -194,7 +194,7 @@ def test_renormalize_parses_receipts_that_failed_on_arrival(client, engine, sett
     payload = json.loads(honkio_body("delivered"))
     payload["data"]["msg_id"] = payload["data"].pop("message_id")  # a field HonkIO renamed
     body = json.dumps(payload).encode()
-    headers = honkio_headers(body, SECRETS["honkio_secrets"][0], int(clock.now().timestamp()))
+    headers = honkio_headers(body, SECRETS["honkio"][0], int(clock.now().timestamp()))
     assert client.post("/webhooks/honkio", data=body, headers=headers).status_code == 400
     assert [r["state"] for r in table(engine, Receipt)] == ["failed"]
     original = honkio.HonkIO.parse

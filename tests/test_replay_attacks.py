@@ -13,7 +13,7 @@ from tests.signing import canary_headers, honkio_headers, sample_json
 def test_old_signed_honkio_request_outside_the_tolerance_is_401(client, engine,
                                                                  frozen_clock):
     body = json.dumps(sample_json("honkio-delivered.json")).encode()
-    captured = honkio_headers(body, SECRETS["honkio_secrets"][0],
+    captured = honkio_headers(body, SECRETS["honkio"][0],
                               int(frozen_clock.moment.timestamp()))
     assert client.post("/webhooks/honkio", data=body, headers=captured).status_code == 200
     frozen_clock.advance(301)
@@ -29,7 +29,7 @@ def test_canary_replay_inside_its_window_is_a_duplicate_and_fans_out_nothing(
                     event_types=["*"])
     payload = sample_json("canary-delivered.json") | {"created": int(clock.now().timestamp())}
     body = json.dumps(payload).encode()
-    headers = canary_headers(body, SECRETS["canary_secrets"][0])
+    headers = canary_headers(body, SECRETS["canary"][0])
     first = client.post("/webhooks/canary", data=body, headers=headers).get_json()
     assert first["status"] == "accepted"
     frozen_clock.advance(3600)  # an hour later, well inside the 3-day window

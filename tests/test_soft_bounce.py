@@ -17,7 +17,7 @@ from switchboard.router.projection import CONFLICT, FANOUT, SUPERSEDED, decide
 from switchboard.worker.runner import Worker
 from tests.conftest import SECRETS, rows
 
-TOKEN = SECRETS["transmitsms_tokens"][0]
+TOKEN = SECRETS["transmitsms"][0]
 
 
 def dlr(client, status: str, at: str, message_id: str = "777001") -> str:

@@ -20,8 +20,8 @@ from tests.conftest import SECRETS
 from tests.signing import canary_headers, honkio_headers, sample_json
 
 ADMIN = "s3cret-admin-token"
-TX = SECRETS["transmitsms_tokens"][0]
-BW = SECRETS["boomware_tokens"][0]
+TX = SECRETS["transmitsms"][0]
+BW = SECRETS["boomware"][0]
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def honkio(client, message_id: str, status: str, created: str, code: str | None 
     if code:
         payload["data"]["error_code"] = code
     body = json.dumps(payload).encode()
-    headers = honkio_headers(body, SECRETS["honkio_secrets"][0], int(clock.now().timestamp()))
+    headers = honkio_headers(body, SECRETS["honkio"][0], int(clock.now().timestamp()))
     assert client.post("/webhooks/honkio", data=body, headers=headers).status_code == 200
 
 
@@ -54,7 +54,7 @@ def canary_failed(client, message_id: str, code: str) -> None:
     payload["data"] = {"message_id": message_id, "to": "+15551234567", "status": "failed",
                        "error_code": code}
     body = json.dumps(payload).encode()
-    headers = canary_headers(body, SECRETS["canary_secrets"][0])
+    headers = canary_headers(body, SECRETS["canary"][0])
     assert client.post("/webhooks/canary", data=body, headers=headers).status_code == 200
 
 

@@ -246,7 +246,7 @@ def test_serve_runs_http_and_a_worker_and_ctrl_c_stops_both(
     subscribe(engine, settings, subscriber.url)
     port = free_port()
     serve = start_worker("--bind", f"127.0.0.1:{port}", "--workers", "1", command="serve",
-                         name="serve", honkio_secrets=SECRETS["honkio_secrets"][0])
+                         name="serve", honkio_secrets=SECRETS["honkio"][0])
     base = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -258,7 +258,7 @@ def test_serve_runs_http_and_a_worker_and_ctrl_c_stops_both(
 
     wait_until(up)
     body = honkio_body()
-    headers = honkio_headers(body, SECRETS["honkio_secrets"][0], int(time.time()))
+    headers = honkio_headers(body, SECRETS["honkio"][0], int(time.time()))
     request = urllib.request.Request(base + "/webhooks/honkio", data=body, headers=headers)
     with urllib.request.urlopen(request, timeout=10) as answer:
         (event_id,) = json.loads(answer.read())["event_ids"]

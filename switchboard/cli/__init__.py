@@ -20,6 +20,7 @@ from switchboard.cli import subscriptions as subscriptions_commands
 from switchboard.cli import worker as worker_commands
 from switchboard.cli.poll import poll
 from switchboard.config import ConfigError
+from switchboard.config.settings import vendor_variable
 from switchboard.models import migrate
 from switchboard.operations.common import OperationError
 from switchboard.vendors.registry import VENDORS
@@ -74,9 +75,8 @@ def simulate(vendor: str, type_: str | None, url: str) -> None:
     settings = current_app.extensions["switchboard"].settings
     secrets = settings.secrets_for(vendor)
     if not secrets:
-        kind = "TOKENS" if VENDORS[vendor].uses_token else "SECRETS"
         raise click.UsageError(f"{vendor} is not configured: set "
-                               f"SWITCHBOARD_{vendor.upper()}_{kind}")
+                               f"{vendor_variable(VENDORS[vendor])}")
     sample = VENDORS[vendor].sample(type_, secrets, clock.now())
     target = url.rstrip("/") + sample.path + (f"?{sample.query_string}"
                                               if sample.query_string else "")

@@ -1,4 +1,6 @@
-"""The settings table of DESIGN.md as one frozen dataclass, and its parser."""
+"""The settings table of DESIGN.md as one frozen dataclass, and its parser. Each registered
+vendor's secrets or URL tokens come from its own variable, named after the vendor
+(vendor_variable), so a new provider module needs no line here."""
 
 from __future__ import annotations
 
@@ -11,6 +13,9 @@ from pathlib import Path
 import phonenumbers
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
+
+from switchboard.vendors.base import Vendor
+from switchboard.vendors.registry import VENDORS
 
 PREFIX = "SWITCHBOARD_"
 # A URL token or the admin token is the whole proof a caller gives: short enough to guess or
@@ -131,14 +136,10 @@ def _phone_numbers(value: str) -> tuple[str, ...]:
 class Settings:
     database_url: str = field(default="sqlite:///var/switchboard.db",
                               metadata={"parse": _database_url, "show": _shown_url})
-    honkio_secrets: tuple[str, ...] = field(default=(), metadata={"parse": _csv, "secret": True})
-    canary_secrets: tuple[str, ...] = field(default=(), metadata={"parse": _csv, "secret": True})
-    boomware_tokens: tuple[str, ...] = field(default=(), metadata={"parse": _csv, "secret": True,
-                                                                   "token": True})
-    transmitsms_tokens: tuple[str, ...] = field(default=(), metadata={
-        "parse": _csv, "secret": True, "token": True})
-    phonify_tokens: tuple[str, ...] = field(default=(), metadata={"parse": _csv, "secret": True,
-                                                                 "token": True})
+    # Vendor name -> its signing secrets or URL tokens, from vendor_variable(vendor); a
+    # vendor without any is not accepted (404).
+    vendor_secrets: dict[str, tuple[str, ...]] = field(default_factory=dict,
+                                                       metadata={"secret": True})
     signature_tolerance: int = field(default=300, metadata={"parse": _positive_int})
     canary_max_age: int = field(default=259200, metadata={"parse": _positive_int})
     max_content_length: int = field(default=262144, metadata={"parse": _positive_int})
@@ -163,15 +164,30 @@ class Settings:
 
     def secrets_for(self, vendor: str) -> tuple[str, ...]:
         """The secrets or URL tokens configured for a vendor; empty means not accepted."""
-        return getattr(self, f"{vendor}_secrets", None) or getattr(self, f"{vendor}_tokens", ())
+        return self.vendor_secrets.get(vendor, ())
+
+
+def vendor_variable(vendor: Vendor) -> str:
+    """Where a vendor's proof is set, comma-separated for rotation (DESIGN.md names them):
+    SWITCHBOARD_<NAME>_TOKENS when it takes a URL token, else SWITCHBOARD_<NAME>_SECRETS."""
+    return f"{PREFIX}{vendor.name.upper()}_{'TOKENS' if vendor.uses_token else 'SECRETS'}"
+
+
+def read_vendor_secrets(environ: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """Every registered vendor's variable that holds something; this parse never fails."""
+    found = {name: _csv(environ.get(vendor_variable(vendor), ""))
+             for name, vendor in VENDORS.items()}
+    return {name: values for name, values in found.items() if values}
 
 
 def load_settings(environ: Mapping[str, str] | None = None,
                   overrides: Mapping[str, object] | None = None) -> Settings:
     """Read every SWITCHBOARD_* setting; raise ConfigError naming the first bad one."""
     environ = os.environ if environ is None else environ
-    values: dict[str, object] = {}
+    values: dict[str, object] = {"vendor_secrets": read_vendor_secrets(environ)}
     for spec in fields(Settings):
+        if "parse" not in spec.metadata:  # vendor_secrets: one variable per vendor, above
+            continue
         name = PREFIX + spec.name.upper()
         raw = environ.get(name)
         if raw is None:
@@ -187,22 +203,34 @@ def load_settings(environ: Mapping[str, str] | None = None,
             raise ConfigError(f"unknown setting {key!r}")
         values[key] = value
     settings = Settings(**values)
+    _check_vendors(settings)
     _check_tokens(settings)
     _check_together(settings)
     return settings
 
 
+def _check_vendors(settings: Settings) -> None:
+    """A name in vendor_secrets (overrides) that no module registers would be read by no one."""
+    unknown = sorted(set(settings.vendor_secrets) - set(VENDORS))
+    if unknown:
+        raise ConfigError(f"unknown vendor {unknown[0]!r} in vendor_secrets; registered: "
+                          + ", ".join(sorted(VENDORS)))
+
+
 def _check_tokens(settings: Settings) -> None:
     """On the whole Settings, not in a parser: overrides skip the parsers."""
+    given: dict[str, tuple[str, ...]] = {}
     for spec in fields(Settings):
-        if not spec.metadata.get("token"):
-            continue
         value = getattr(settings, spec.name)
-        tokens = value if isinstance(value, tuple) else (value,) if value else ()
+        if spec.metadata.get("token") and value:
+            given[PREFIX + spec.name.upper()] = value if isinstance(value, tuple) else (value,)
+    for name, tokens in settings.vendor_secrets.items():
+        if VENDORS[name].uses_token:
+            given[vendor_variable(VENDORS[name])] = tokens
+    for variable, tokens in given.items():
         if any(len(token) < MIN_TOKEN_LENGTH for token in tokens):
-            raise ConfigError(f"{PREFIX}{spec.name.upper()}=<hidden> is not valid: every token "
-                              f"must be at least {MIN_TOKEN_LENGTH} characters; make one with "
-                              f"{HOW_TO_MAKE_ONE}")
+            raise ConfigError(f"{variable}=<hidden> is not valid: every token must be at least "
+                              f"{MIN_TOKEN_LENGTH} characters; make one with {HOW_TO_MAKE_ONE}")
 
 
 def _check_together(settings: Settings) -> None:

@@ -21,7 +21,7 @@ from dataclasses import fields
 from typing import Any
 
 from switchboard.config import Settings
-from switchboard.config.settings import PREFIX
+from switchboard.config.settings import PREFIX, read_vendor_secrets
 
 # Field names whose values are personal: phone numbers and message text.
 PII_FIELDS = frozenset({"from", "to", "phone", "mobile", "number", "msisdn", "text", "body",
@@ -80,12 +80,16 @@ class Masking:
 
 
 def secrets_of(settings: Settings) -> tuple[str, ...]:
-    """Every value of a setting marked secret, split into its comma-separated parts."""
+    """Every value of a setting marked secret, split into its comma-separated parts (each
+    vendor's, for vendor_secrets)."""
     values: list[str] = []
     for spec in fields(Settings):
         if spec.metadata.get("secret"):
             value = getattr(settings, spec.name)
-            values.extend(value if isinstance(value, tuple) else [value] if value else [])
+            if isinstance(value, dict):
+                values.extend(part for parts in value.values() for part in parts)
+            else:
+                values.extend(value if isinstance(value, tuple) else [value] if value else [])
     return tuple(values)
 
 
@@ -98,10 +102,10 @@ def process_masking() -> Masking:
     elsewhere do not stop its lines from being masked)."""
     global _process_masking
     if _process_masking is None:
-        values = {}
+        values: dict[str, Any] = {"vendor_secrets": read_vendor_secrets(os.environ)}
         for spec in fields(Settings):
             raw = os.environ.get(PREFIX + spec.name.upper())
-            if spec.metadata.get("secret") and raw is not None:
+            if spec.metadata.get("secret") and "parse" in spec.metadata and raw is not None:
                 values[spec.name] = spec.metadata["parse"](raw)  # these parsers never raise
         _process_masking = Masking(secrets_of(Settings(**values)))
     return _process_masking

@@ -13,7 +13,7 @@ from tests.conftest import SECRETS, rows
 from tests.signing import sample_bytes, sample_json
 from tests.vendors.webhook_cases import check_callback
 
-TOKEN, NEW_TOKEN = SECRETS["boomware_tokens"]
+TOKEN, NEW_TOKEN = SECRETS["boomware"]
 DLR = "boomware-dlr-delivered.json"
 CALL = "boomware-call-answered.json"
 INBOUND = "boomware-inbound.json"
@@ -88,7 +88,7 @@ CASES = [
     Case("token of bytes that are not UTF-8", sample_bytes(DLR), 401, "invalid_token",
          token="%FF%FE"),
     Case("token of another provider", sample_bytes(DLR), 401, "invalid_token",
-         token=SECRETS["transmitsms_tokens"][0]),
+         token=SECRETS["transmitsms"][0]),
     Case("old token during rotation", sample_bytes(DLR), 200, "message.delivered", token=TOKEN),
     Case("new token during rotation", sample_bytes(DLR), 200, "message.delivered",
          token=NEW_TOKEN),
@@ -206,7 +206,7 @@ def test_same_status_later_is_a_new_receipt(client, engine, frozen_clock):
 @pytest.mark.parametrize("type_", ["message.delivered", "message.sent", "message.received",
                                    "call.answered"])
 def test_sample_is_accepted(client, engine, frozen_clock, type_):
-    sample = boomware.vendor.sample(type_, SECRETS["boomware_tokens"], frozen_clock())
+    sample = boomware.vendor.sample(type_, SECRETS["boomware"], frozen_clock())
     assert sample.path == f"/webhooks/boomware/{TOKEN}"
     answer = client.open(sample.path, method=sample.method, data=sample.body,
                          headers=sample.headers)

@@ -14,7 +14,7 @@ from tests.conftest import FROZEN_AT, SECRETS, rows
 from tests.signing import canary_headers, sample_bytes, sample_json
 from tests.vendors.webhook_cases import as_json, check_callback
 
-SECRET, NEW_SECRET = SECRETS["canary_secrets"]
+SECRET, NEW_SECRET = SECRETS["canary"]
 NOW = int(FROZEN_AT.timestamp())
 MAX_AGE, TOLERANCE = 259200, 300  # the settings' defaults, which the fixtures keep
 
@@ -250,7 +250,7 @@ def test_unconfigured_provider_is_404(database_url, frozen_clock):
 
     # HonkIO configured, Canary not: Canary's callbacks are not accepted at all.
     app = create_app(settings=Settings(database_url=database_url,
-                                       honkio_secrets=SECRETS["honkio_secrets"]))
+                                       vendor_secrets={"honkio": SECRETS["honkio"]}))
     answer = app.test_client().post("/webhooks/canary", data=BODY,
                                     headers=canary_headers(BODY, SECRET))
     assert answer.status_code == 404

@@ -13,7 +13,7 @@ from tests.conftest import FROZEN_AT, SECRETS, rows
 from tests.signing import honkio_headers, sample_bytes, sample_json
 from tests.vendors.webhook_cases import check_callback
 
-SECRET, NEW_SECRET = SECRETS["honkio_secrets"]
+SECRET, NEW_SECRET = SECRETS["honkio"]
 NOW = int(FROZEN_AT.timestamp())
 
 

@@ -45,7 +45,7 @@ def test_e164(given, region, expected):
 
 
 def test_transmitsms_national_mobile_is_kept_as_given(client, engine, frozen_clock):
-    token = SECRETS["transmitsms_tokens"][0]
+    token = SECRETS["transmitsms"][0]
     answer = client.get(f"/webhooks/transmitsms/{token}", query_string={
         "message_id": "77", "mobile": "0400000000", "datetime": "2024-01-15 12:00:00",
         "status": "delivered", "user_id": "4321"})
@@ -60,7 +60,7 @@ def test_phonify_national_numbers_are_read_with_their_country(client, engine, fr
         "to": "600000000",
         "origin": {"number": "911000000", "country": "ES", "carrier": None},
         "phone": {"number": "600000000", "country": "ES", "carrier": "Movistar"}}
-    answer = client.post(f"/webhooks/phonify/{SECRETS['phonify_tokens'][0]}",
+    answer = client.post(f"/webhooks/phonify/{SECRETS['phonify'][0]}",
                          data=json.dumps(message), content_type="application/json")
     assert answer.status_code == 200, answer.get_json()
     (event,) = rows(engine, "SELECT data FROM events")

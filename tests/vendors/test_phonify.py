@@ -18,7 +18,7 @@ from tests.conftest import SECRETS, rows
 from tests.signing import sample_bytes, sample_json
 from tests.vendors.webhook_cases import check_callback
 
-TOKEN, NEW_TOKEN = SECRETS["phonify_tokens"]
+TOKEN, NEW_TOKEN = SECRETS["phonify"]
 SENT = "phonify-message-sent.json"
 
 
@@ -127,7 +127,7 @@ CASES = [
     Case("missing token", sample_bytes(SENT), 401, "invalid_token", token=None),
     Case("wrong token", sample_bytes(SENT), 401, "invalid_token", token="ph-token-x"),
     Case("token of another provider", sample_bytes(SENT), 401, "invalid_token",
-         token=SECRETS["boomware_tokens"][0]),
+         token=SECRETS["boomware"][0]),
     Case("new token during rotation", sample_bytes(SENT), 200, "message.sent",
          token=NEW_TOKEN),
     Case("provider not configured", sample_bytes(SENT), 404, "unknown_vendor",
@@ -299,7 +299,7 @@ def test_one_list_moving_one_message_twice(client, engine, frozen_clock, states,
 @pytest.mark.parametrize("type_", ["message.sent", "message.accepted", "message.failed",
                                    "message.received"])
 def test_sample_is_accepted(client, engine, frozen_clock, type_):
-    sample = phonify.vendor.sample(type_, SECRETS["phonify_tokens"], frozen_clock())
+    sample = phonify.vendor.sample(type_, SECRETS["phonify"], frozen_clock())
     assert sample.path == f"/webhooks/phonify/{TOKEN}"
     answer = client.open(sample.path, method=sample.method, data=sample.body,
                          headers=sample.headers)

@@ -14,7 +14,7 @@ from tests.conftest import SECRETS, rows
 from tests.signing import sample_bytes
 from tests.vendors.webhook_cases import as_json, check_callback
 
-TOKEN, NEW_TOKEN = SECRETS["transmitsms_tokens"]
+TOKEN, NEW_TOKEN = SECRETS["transmitsms"]
 DLR = "transmitsms-dlr-delivered.query"
 REPLY = "transmitsms-reply.query"
 OPTOUT = "transmitsms-reply-optout.query"
@@ -87,7 +87,7 @@ CASES = [
     *both(Case("missing token", query_with(DLR), 401, "invalid_token", token=None)),
     Case("wrong token", query_with(DLR), 401, "invalid_token", token="tx-token-x"),
     Case("token of another provider", query_with(DLR), 401, "invalid_token",
-         token=SECRETS["boomware_tokens"][0]),
+         token=SECRETS["boomware"][0]),
     Case("new token during rotation", query_with(DLR), 200, "message.delivered",
          token=NEW_TOKEN),
     *both(Case("provider not configured", query_with(DLR), 404, "unknown_vendor",
@@ -215,7 +215,7 @@ def test_reply_and_its_optout_arriving_apart_are_counted_once(client, engine, fr
 @pytest.mark.parametrize("type_", ["message.delivered", "message.sent", "message.undelivered",
                                    "message.received", "message.opted_out"])
 def test_sample_is_accepted(client, engine, frozen_clock, type_):
-    sample = transmitsms.vendor.sample(type_, SECRETS["transmitsms_tokens"], frozen_clock())
+    sample = transmitsms.vendor.sample(type_, SECRETS["transmitsms"], frozen_clock())
     assert (sample.method, sample.path) == ("GET", f"/webhooks/transmitsms/{TOKEN}")
     answer = client.open(sample.path, method=sample.method, query_string=sample.query_string,
                          data=sample.body, headers=sample.headers)

@@ -20,13 +20,11 @@ from functools import wraps
 
 from flask import abort, current_app, has_request_context, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy import delete, insert, select
 
 from switchboard import clock
-from switchboard.models import ConsoleSession
+from switchboard.store import sessions as session_rows
 
 LIFETIME = timedelta(hours=12)
-_sessions = ConsoleSession.__table__
 
 
 def _token() -> str | None:
@@ -68,8 +66,8 @@ def sign_in(given: str) -> bool:
     now = clock.now()
     with _engine().begin() as conn:
         # Sign-ins are few: clearing out the expired ones here keeps the table small.
-        conn.execute(delete(_sessions).where(_sessions.c.signed_in_at <= now - LIFETIME))
-        conn.execute(insert(_sessions).values(id=_key(sid), signed_in_at=now))
+        session_rows.remove_older(conn, now - LIFETIME)
+        session_rows.add(conn, _key(sid), now)
     session.clear()  # a new id every sign-in: nothing fixed beforehand carries over
     session.permanent = True
     session["sid"] = sid
@@ -82,7 +80,7 @@ def sign_out() -> None:
     sid = session.get("sid")
     if isinstance(sid, str):
         with _engine().begin() as conn:
-            conn.execute(delete(_sessions).where(_sessions.c.id == _key(sid)))
+            session_rows.remove(conn, _key(sid))
     session.clear()
 
 
@@ -94,8 +92,7 @@ def signed_in() -> bool:
             and hmac.compare_digest(who, fingerprint(token))):
         return False
     with _engine().connect() as conn:
-        since = conn.execute(select(_sessions.c.signed_in_at)
-                             .where(_sessions.c.id == _key(sid))).scalar()
+        since = session_rows.signed_in_at(conn, _key(sid))
     return since is not None and clock.now() - since < LIFETIME
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app, flash, render_template, request
+from flask import current_app, render_template, request
 
 from switchboard import clock
-from switchboard.api.console import auth
+from switchboard.api.console import auth, refusals
 from switchboard.api.console.views import bp
-from switchboard.operations.common import OperationError
 from switchboard.operations.stats import StatsFilter, provider_stats
 
 # The chart's geometry, in SVG user units.
@@ -60,16 +59,18 @@ def rate_chart(rows: list[dict]) -> Chart:
     return Chart(bars)
 
 
+def _stats_page(answer: dict, error: str | None = None) -> str:
+    return render_template("console/stats.html", answer=answer,
+                           chart=rate_chart(answer["providers"]), args=request.args,
+                           error=error)
+
+
 @bp.route("/stats")
 @auth.required
+@refusals.page(lambda error: _stats_page({"since": None, "until": None, "providers": []},
+                                         error))
 def stats():
-    args = {k: v for k, v in request.args.items() if v}
-    try:
-        where = StatsFilter.parse(args, clock.now())
-        with current_app.extensions["switchboard"].engine.connect() as conn:
-            answer = provider_stats(conn, where)
-    except OperationError as exc:
-        flash(f"{exc.field}: {exc.message}")
-        answer = {"since": None, "until": None, "providers": []}
-    return render_template("console/stats.html", answer=answer,
-                           chart=rate_chart(answer["providers"]), args=request.args)
+    where = StatsFilter.parse({k: v for k, v in request.args.items() if v}, clock.now())
+    with current_app.extensions["switchboard"].engine.connect() as conn:
+        answer = provider_stats(conn, where)
+    return _stats_page(answer)

@@ -16,7 +16,7 @@ from flask import (
 )
 
 from switchboard import clock
-from switchboard.api.console import auth
+from switchboard.api.console import auth, refusals
 from switchboard.api.console.display import age, when
 from switchboard.operations import deliveries as admin_deliveries
 from switchboard.operations import subscriptions as subs
@@ -27,6 +27,7 @@ from switchboard.vendors.registry import VENDORS
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                static_folder="static")
+bp.register_error_handler(OperationError, refusals.show)
 
 
 def _state():
@@ -69,84 +70,96 @@ def logout():
     return redirect(url_for("console.login"))
 
 
-@bp.route("/events")
-@auth.required
-def events():
-    try:
-        where = EventFilter.parse(request.args)
-        with _state().engine.connect() as conn:
-            listing = list_events(conn, where)
-    except OperationError as exc:
-        flash(exc.said())
-        listing = {"events": [], "next_cursor": None}
+def _events_page(listing: dict, error: str | None = None) -> str:
     kept = {k: v for k, v in request.args.items() if k != "cursor" and v}
     older_url = (url_for("console.events", cursor=listing["next_cursor"], **kept)
                  if listing["next_cursor"] else None)
     return render_template("console/events.html", listing=listing, args=request.args,
-                           older_url=older_url)
+                           older_url=older_url, error=error)
+
+
+@bp.route("/events")
+@auth.required
+@refusals.page(lambda error: _events_page({"events": [], "next_cursor": None}, error))
+def events():
+    where = EventFilter.parse(request.args)
+    with _state().engine.connect() as conn:
+        listing = list_events(conn, where)
+    return _events_page(listing)
 
 
 @bp.route("/events/<event_id>")
 @auth.required
 def event(event_id: str):
-    try:
-        with _state().engine.connect() as conn:
-            shown = get_event(conn, event_id)
-            subscriptions = subs.list_all(conn)
-    except OperationError as exc:
-        abort(exc.status, description=exc.message)
+    with _state().engine.connect() as conn:
+        shown = get_event(conn, event_id)
+        subscriptions = subs.list_all(conn)
     return render_template("console/event.html", event=shown, subscriptions=subscriptions)
+
+
+def _deliveries_args() -> dict:
+    return {"state": request.args.get("state", "dead"), "cursor": request.args.get("cursor"),
+            "subscription_id": request.args.get("subscription_id")}
+
+
+def _deliveries_page(listing: dict, error: str | None = None) -> str:
+    args = _deliveries_args()
+    return render_template("console/deliveries.html", listing=listing, state=args["state"],
+                           subscription_id=args["subscription_id"], error=error)
 
 
 @bp.route("/deliveries")
 @auth.required
+@refusals.page(lambda error: _deliveries_page({"deliveries": [], "next_cursor": None}, error))
 def deliveries():
-    args = {"state": request.args.get("state", "dead"), "cursor": request.args.get("cursor"),
-            "subscription_id": request.args.get("subscription_id")}
-    try:
-        with _state().engine.connect() as conn:
-            listing = admin_deliveries.list_deliveries(conn, args)
-    except OperationError as exc:
-        flash(exc.said())
-        listing = {"deliveries": [], "next_cursor": None}
-    return render_template("console/deliveries.html", listing=listing, state=args["state"],
-                           subscription_id=args["subscription_id"])
+    with _state().engine.connect() as conn:
+        listing = admin_deliveries.list_deliveries(conn, _deliveries_args())
+    return _deliveries_page(listing)
+
+
+def _back_to_deliveries() -> str:
+    return auth.local(request.form.get("back"), url_for("console.deliveries"))
 
 
 @bp.route("/deliveries/<delivery_id>/retry", methods=["POST"])
 @auth.required
+@refusals.back(_back_to_deliveries)
 def retry_delivery(delivery_id: str):
-    try:
-        with _state().engine.begin() as conn:
-            admin_deliveries.retry(conn, delivery_id, clock.now())
-        flash(f"Delivery {delivery_id} is queued again.")
-    except OperationError as exc:
-        flash(exc.said())
-    return redirect(auth.local(request.form.get("back"), url_for("console.deliveries")))
+    with _state().engine.begin() as conn:
+        admin_deliveries.retry(conn, delivery_id, clock.now())
+    flash(f"Delivery {delivery_id} is queued again.")
+    return redirect(_back_to_deliveries())
+
+
+def _replay_page(result: dict | None = None, error: str | None = None) -> str:
+    with _state().engine.connect() as conn:
+        subscriptions = subs.list_all(conn)
+    form = request.form if request.method == "POST" else request.args
+    return render_template("console/replay.html", result=result, form=form,
+                           subscriptions=subscriptions, error=error)
+
+
+def _replay_body(form) -> dict:
+    """The replay form as the admin API's body: event ids if any are given, else a filter."""
+    body: dict = {"dry_run": form.get("dry_run") == "on"}
+    ids = [i for i in form.get("event_ids", "").split() if i]
+    if ids:
+        body["event_ids"] = ids
+    else:
+        body["filter"] = {k: form[k] for k in ("vendor", "type", "status", "message_id",
+                                               "since", "until") if form.get(k)}
+    if form.get("subscription_id"):
+        body["subscription_id"] = form["subscription_id"]
+    return body
 
 
 @bp.route("/replay", methods=["GET", "POST"])
 @auth.required
+@refusals.page(lambda error: _replay_page(error=error))
 def replay():
-    result = None
-    form = request.form if request.method == "POST" else request.args
-    if request.method == "POST":
-        body: dict = {"dry_run": form.get("dry_run") == "on"}
-        ids = [i for i in form.get("event_ids", "").split() if i]
-        if ids:
-            body["event_ids"] = ids
-        else:
-            body["filter"] = {k: form[k] for k in ("vendor", "type", "status", "message_id",
-                                                   "since", "until") if form.get(k)}
-        if form.get("subscription_id"):
-            body["subscription_id"] = form["subscription_id"]
-        try:
-            state = _state()
-            result = replay_from_json(state.engine, state.settings, body, clock.now())
-            result["dry_run"] = body["dry_run"]
-        except OperationError as exc:
-            flash(exc.said())
-    with _state().engine.connect() as conn:
-        subscriptions = subs.list_all(conn)
-    return render_template("console/replay.html", result=result, form=form,
-                           subscriptions=subscriptions)
+    if request.method != "POST":
+        return _replay_page()
+    body = _replay_body(request.form)
+    state = _state()
+    result = replay_from_json(state.engine, state.settings, body, clock.now())
+    return _replay_page(result | {"dry_run": body["dry_run"]})
