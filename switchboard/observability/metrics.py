@@ -19,10 +19,10 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from switchboard import clock
 from switchboard.models import Delivery, Event
+from switchboard.store.db import DATABASE_ERRORS
 
 log = logging.getLogger("switchboard.metrics")
 
@@ -88,7 +88,7 @@ class QueueCollector:
                 pending, oldest, earliest_due = conn.execute(PENDING).one()
                 dead = conn.execute(DEAD).scalar_one()
                 owed, oldest_owed = conn.execute(OWED).one()
-        except (DBAPIError, SQLAlchemyError) as exc:
+        except DATABASE_ERRORS as exc:
             log.warning("metrics: queue depths unavailable: %s", type(exc).__name__)
             up.add_metric([], 0)
             yield up
