@@ -14,8 +14,9 @@ from sqlalchemy import Connection, func, select
 
 from switchboard.models import Attempt, Delivery, Receipt
 from switchboard.models.functions import epoch_seconds, hour_number
-from switchboard.observability.metrics import DEAD, OWED, PENDING, age
+from switchboard.observability.metrics import age
 from switchboard.operations.subscription_health import hour_starts
+from switchboard.store.queue import dead_deliveries, owed_fanouts, pending_deliveries
 
 _r = Receipt.__table__
 _d = Delivery.__table__
@@ -47,8 +48,8 @@ def overview(conn: Connection, now: datetime) -> dict:
     # alone, where one day grouped by state would make PostgreSQL read the whole table.
     deliveries = {state: _hourly(conn, _d.c.created_at, _d.c.state, [_d.c.state == state],
                                  hours).get(state, [0] * len(hours)) for state in OUTCOMES}
-    pending, oldest, earliest_due = conn.execute(PENDING).one()
-    owed, oldest_owed = conn.execute(OWED).one()
+    pending, oldest, earliest_due = pending_deliveries(conn)
+    owed, oldest_owed = owed_fanouts(conn)
     return {
         "hours": hours,
         "callbacks": callbacks,
@@ -56,7 +57,7 @@ def overview(conn: Connection, now: datetime) -> dict:
         "deliveries": deliveries,
         "pending": pending,
         "oldest_pending_age": age(now, oldest),
-        "dead": conn.execute(DEAD).scalar_one(),
+        "dead": dead_deliveries(conn),
         "owed": owed,
         # As switchboard_worker_lag_seconds: how long the most overdue work has been due.
         "worker_lag": max(age(now, earliest_due), age(now, oldest_owed)),
