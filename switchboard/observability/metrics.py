@@ -112,8 +112,6 @@ def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
 def age(now: datetime, since: datetime | None) -> float:
     if since is None:
         return 0.0
-    if since.tzinfo is None:  # aggregates skip the column type on some dialects
-        since = since.replace(tzinfo=now.tzinfo)
     return max(0.0, (now - since).total_seconds())
 
 

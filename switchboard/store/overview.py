@@ -11,6 +11,7 @@ from sqlalchemy import Connection, func, select
 
 from switchboard.models import Attempt, Delivery, Receipt
 from switchboard.models.functions import epoch_seconds, hour_number
+from switchboard.store.statements import read_time
 
 _r = Receipt.__table__
 _d = Delivery.__table__
@@ -57,13 +58,14 @@ def longest_first_wait(conn: Connection, start: datetime, end: datetime) -> floa
                                              _d.c.created_at < end)).scalar()
 
 
-def unattempted_by_hour(conn: Connection, since: datetime) -> list[Any]:
+def unattempted_by_hour(conn: Connection, since: datetime) -> list[tuple[int, datetime]]:
     """(hour number, oldest creation) of the pending deliveries made since `since` and never
     attempted: a range of ix_deliveries_state_created."""
     attempted = select(_a.c.id).where(_a.c.delivery_id == _d.c.id).correlate(_d).exists()
     bucket = hour_number(_d.c.created_at)
-    return conn.execute(
+    rows = conn.execute(
         select(bucket, func.min(_d.c.created_at))
         .where(_d.c.state == "pending", _d.c.created_at >= since, ~attempted)
-        .group_by(bucket)).all()
+        .group_by(bucket))
+    return [(hour, read_time(oldest)) for hour, oldest in rows]  # aggregates skip the type
 

@@ -1,6 +1,7 @@
 """The workers' queue as /metrics and the console's home read it: pending and dead
 deliveries, and events still owed their fan-out. Each reads a range of one index, not the
-table, so a scrape costs the same however many deliveries are kept."""
+table, so a scrape costs the same however many deliveries are kept. Times come back aware
+(read_time): an aggregate skips the column's type."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, select
 
 from switchboard.models import Delivery, Event
+from switchboard.store.statements import read_time
 
 _d = Delivery.__table__
 _e = Event.__table__
@@ -24,7 +26,7 @@ OWED = select(func.count(), func.min(_e.c.received_at)).where(_e.c.fanout_owed.i
 def pending_deliveries(conn: Connection) -> tuple[int, datetime | None, datetime | None]:
     """How many deliveries are pending, the oldest one's creation and the earliest due."""
     pending, oldest, earliest_due = conn.execute(PENDING).one()
-    return pending, oldest, earliest_due
+    return pending, read_time(oldest), read_time(earliest_due)
 
 
 def dead_deliveries(conn: Connection) -> int:
@@ -35,4 +37,4 @@ def dead_deliveries(conn: Connection) -> int:
 def owed_fanouts(conn: Connection) -> tuple[int, datetime | None]:
     """How many events no worker has expanded into deliveries yet, and the oldest's arrival."""
     owed, oldest = conn.execute(OWED).one()
-    return owed, oldest
+    return owed, read_time(oldest)
