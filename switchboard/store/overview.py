@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from switchboard.models import Attempt, Delivery, Receipt
-from switchboard.models.functions import epoch_seconds, hour_number
+from switchboard.store.functions import epoch_seconds, hour_number
 from switchboard.store.statements import read_time
 
 _r = Receipt.__table__

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from switchboard.models import Attempt, Delivery, Event
-from switchboard.models.functions import hour_number
+from switchboard.store.functions import hour_number
 from switchboard.store.statements import read_time
 
 _d = Delivery.__table__
