@@ -20,8 +20,8 @@ WRITE_LOCK_MAX_PAUSE = 0.001
 # Set in a pooled connection's info while its busy handler is off (see _begin_writing).
 _BUSY_HANDLER_OFF = "switchboard_busy_handler_off"
 # "The database failed": a driver error (raised as SQLAlchemy's DBAPIError, by
-# RawTransaction too) or no pooled connection free in time. The web answers 503 for these,
-# and the worker, /readyz and /metrics wait them out.
+# RawTransaction too) or no pooled connection free in time. A request answers 503, /readyz
+# not ready, /metrics the database down; the worker backs off and resumes.
 DATABASE_ERRORS = (DBAPIError, PoolTimeout)
 
 
