@@ -104,9 +104,10 @@ def time_api(url: str, runs: int) -> tuple[list[float], dict]:
 
 
 def time_overdue(engine, runs: int, now: datetime) -> tuple[list[float], list[float], str, int]:
+    from switchboard.store.overdue import CLAIM
     from switchboard.worker import overdue
 
-    compiled = overdue.CLAIM.compile(dialect=engine.dialect)
+    compiled = CLAIM.compile(dialect=engine.dialect)
     params = compiled.params | {"cutoff": now - timedelta(seconds=TIMEOUT),
                                 "limit": overdue.BATCH, "now": now}
     explained, whole, plan, made = [], [], "", 0

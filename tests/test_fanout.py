@@ -451,21 +451,22 @@ def test_the_unique_key_refuses_a_second_row_for_one_event_and_target(
     owe an event twice to one target. Replays are new rows by design."""
     from sqlalchemy.exc import IntegrityError
 
-    from switchboard.worker.outbox import INSERT_DELIVERY, delivery_row
+    from switchboard.store.fanout import insert_deliveries
+    from switchboard.worker.outbox import delivery_row
 
     sub, _ = subscribe(engine, settings, subscriber.url)
     (event_id,) = send_honkio(client)
     expand_owed(engine)  # the subscription's row
     now = frozen_clock.moment
     with engine.begin() as conn:  # a handler's row, as a worker that loaded it would write
-        conn.execute(INSERT_DELIVERY, delivery_row(event_id, now, handler="test.twice"))
+        insert_deliveries(conn, [delivery_row(event_id, now, handler="test.twice")])
     for twice in (delivery_row(event_id, now, subscription_id=sub["id"]),
                   delivery_row(event_id, now, handler="test.twice")):
         with pytest.raises(IntegrityError), engine.begin() as conn:
-            conn.execute(INSERT_DELIVERY, twice)
+            insert_deliveries(conn, [twice])
     with engine.begin() as conn:
-        conn.execute(INSERT_DELIVERY, [delivery_row(event_id, now, subscription_id=sub["id"],
-                                                    replay=True) for _ in range(2)])
+        insert_deliveries(conn, [delivery_row(event_id, now, subscription_id=sub["id"],
+                                              replay=True) for _ in range(2)])
     assert len(deliveries(engine)) == 4
 
 

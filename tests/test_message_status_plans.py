@@ -14,6 +14,7 @@ from sqlalchemy import text
 from switchboard.models import Base
 from switchboard.operations.stats import StatsFilter, provider_stats
 from switchboard.store.db import make_engine
+from switchboard.store.overdue import CLAIM
 from switchboard.worker import overdue
 from tests.conftest import PG_URL
 from tests.test_query_plans import captured_plans, nodes
@@ -72,7 +73,7 @@ pg_only = pytest.mark.skipif(not PG_URL, reason="query plans are PostgreSQL's; "
 
 @pg_only
 def test_overdue_check_reads_only_its_partial_index(statuses):
-    plan = explain(statuses, overdue.CLAIM, {
+    plan = explain(statuses, CLAIM, {
         "cutoff": NOW - timedelta(days=1), "limit": overdue.BATCH, "now": NOW})
     found = scans(plan)
     assert ("Seq Scan", None) not in found, json.dumps(plan)[:3000]

@@ -180,8 +180,8 @@ def test_message_history_uses_an_index(big_database):
 def test_owed_fanouts_are_found_through_their_partial_index(big_database):
     """A worker's expansion claim and the metrics' backlog read only the owed events,
     however many events are stored."""
-    from switchboard.observability.metrics import OWED
     from switchboard.store.deliveries import CLAIM_OWED
+    from switchboard.store.queue import OWED
 
     plans = []
     with big_database.connect() as conn:

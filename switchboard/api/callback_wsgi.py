@@ -22,6 +22,7 @@ from werkzeug.wrappers import Request
 from switchboard.api import errors, webhooks
 from switchboard.api.chunked import buffer_chunked
 from switchboard.observability import http
+from switchboard.store.db import DATABASE_ERRORS
 
 PREFIX = "/webhooks/"
 
@@ -53,7 +54,7 @@ class CallbackApp:
                                            segments[1] if len(segments) == 2 else None)
         except HTTPException as exc:  # the body over the limit: 413
             status, body = errors.http_error(exc)
-        except errors.DATABASE_ERRORS as exc:
+        except DATABASE_ERRORS as exc:
             status, body = errors.database_error(exc)
         except Exception as exc:  # noqa: BLE001 - answered as Flask's handler answers it
             status, body = errors.internal_error(exc)

@@ -6,16 +6,13 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
+
+from switchboard.store.db import DATABASE_ERRORS
 
 log = logging.getLogger("switchboard.errors")
 
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
-# What the handlers below answer for: Flask dispatches on these, the callback path
-# (switchboard.api.callback_wsgi) catches them.
-DATABASE_ERRORS = (DBAPIError, PoolTimeout)
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict:
@@ -54,6 +51,7 @@ def init_app(app: Flask) -> None:
         return jsonify(body), status
 
     app.register_error_handler(HTTPException, lambda exc: as_response(http_error(exc)))
+    # Flask dispatches on each class; the callback path (callback_wsgi) catches them itself.
     for error in DATABASE_ERRORS:
         app.register_error_handler(error, lambda exc: as_response(database_error(exc)))
     app.register_error_handler(Exception, lambda exc: as_response(internal_error(exc)))

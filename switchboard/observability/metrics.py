@@ -18,11 +18,11 @@ from datetime import datetime
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
-from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy import Engine
 
 from switchboard import clock
-from switchboard.models import Delivery, Event
+from switchboard.store.db import DATABASE_ERRORS
+from switchboard.store.queue import dead_deliveries, owed_fanouts, pending_deliveries
 
 log = logging.getLogger("switchboard.metrics")
 
@@ -60,15 +60,6 @@ TIME_TO_DELIVER = Histogram(
     buckets=(1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0,
              21600.0, 86400.0))
 
-_d = Delivery.__table__
-# Both use ix_deliveries_due (state, next_attempt_at): a range of the index, not the table.
-PENDING = select(func.count(), func.min(_d.c.created_at), func.min(_d.c.next_attempt_at)) \
-    .where(_d.c.state == "pending")
-DEAD = select(func.count()).where(_d.c.state == "dead")
-_e = Event.__table__
-# Through ix_events_fanout_owed: as many rows as the workers' backlog.
-OWED = select(func.count(), func.min(_e.c.received_at)).where(_e.c.fanout_owed.is_not(None))
-
 
 def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
@@ -85,10 +76,10 @@ class QueueCollector:
                                "1 if the queue gauges below could be read from the database")
         try:
             with self.engine.connect() as conn:
-                pending, oldest, earliest_due = conn.execute(PENDING).one()
-                dead = conn.execute(DEAD).scalar_one()
-                owed, oldest_owed = conn.execute(OWED).one()
-        except (DBAPIError, SQLAlchemyError) as exc:
+                pending, oldest, earliest_due = pending_deliveries(conn)
+                dead = dead_deliveries(conn)
+                owed, oldest_owed = owed_fanouts(conn)
+        except DATABASE_ERRORS as exc:
             log.warning("metrics: queue depths unavailable: %s", type(exc).__name__)
             up.add_metric([], 0)
             yield up
@@ -121,8 +112,6 @@ def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
 def age(now: datetime, since: datetime | None) -> float:
     if since is None:
         return 0.0
-    if since.tzinfo is None:  # aggregates skip the column type on some dialects
-        since = since.replace(tzinfo=now.tzinfo)
     return max(0.0, (now - since).total_seconds())
 
 

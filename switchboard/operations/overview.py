@@ -2,37 +2,30 @@
 per hour, failed receipts (proved but did not parse), deliveries by outcome, and the queue
 as /metrics reads it (worker lag, pending, dead letters).
 
-Each series is counted into hourly buckets by the database over one index range (receipts
-by state and time, deliveries by state and time): one day of index entries is read, and 24
-counts a key come back."""
+The database counts each series into hourly buckets (store/overview.py); here they are laid
+out on the day's 24 hours."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
-from switchboard.models import Attempt, Delivery, Receipt
-from switchboard.models.functions import epoch_seconds, hour_number
-from switchboard.observability.metrics import DEAD, OWED, PENDING, age
+from switchboard.observability.metrics import age
 from switchboard.operations.subscription_health import hour_starts
-
-_r = Receipt.__table__
-_d = Delivery.__table__
-_a = Attempt.__table__
+from switchboard.store import overview as store
+from switchboard.store.queue import dead_deliveries, owed_fanouts, pending_deliveries
 
 OUTCOMES = ("succeeded", "pending", "dead", "cancelled")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _hourly(conn: Connection, column, key, where: list, hours: list[datetime]) -> dict:
-    """{key value: [count per hour]}, counted by the database one row once."""
+def _hourly(rows: list[Any], hours: list[datetime]) -> dict:
+    """{key: [count per hour]} from (key, hour number, count) rows."""
     first = (hours[0] - EPOCH) // timedelta(hours=1)
-    bucket = hour_number(column)
     series: dict = {}
-    query = select(key, bucket, func.count()).where(*where, column >= hours[0]) \
-        .group_by(key, bucket)
-    for name, hour, count in conn.execute(query):
+    for name, hour, count in rows:
         index = int(hour) - first
         if 0 <= index < len(hours):
             series.setdefault(name, [0] * len(hours))[index] += count
@@ -41,14 +34,13 @@ def _hourly(conn: Connection, column, key, where: list, hours: list[datetime]) -
 
 def overview(conn: Connection, now: datetime) -> dict:
     hours = hour_starts(now)
-    callbacks = _hourly(conn, _r.c.received_at, _r.c.vendor, [_r.c.state == "parsed"], hours)
-    failed = _hourly(conn, _r.c.received_at, _r.c.vendor, [_r.c.state == "failed"], hours)
-    # A state at a time: each a range of ix_deliveries_state_created, read from the index
-    # alone, where one day grouped by state would make PostgreSQL read the whole table.
-    deliveries = {state: _hourly(conn, _d.c.created_at, _d.c.state, [_d.c.state == state],
-                                 hours).get(state, [0] * len(hours)) for state in OUTCOMES}
-    pending, oldest, earliest_due = conn.execute(PENDING).one()
-    owed, oldest_owed = conn.execute(OWED).one()
+    callbacks = _hourly(store.receipts_by_hour(conn, "parsed", hours[0]), hours)
+    failed = _hourly(store.receipts_by_hour(conn, "failed", hours[0]), hours)
+    # A state at a time: each one range of an index.
+    deliveries = {state: _hourly(store.deliveries_by_hour(conn, state, hours[0]), hours)
+                  .get(state, [0] * len(hours)) for state in OUTCOMES}
+    pending, oldest, earliest_due = pending_deliveries(conn)
+    owed, oldest_owed = owed_fanouts(conn)
     return {
         "hours": hours,
         "callbacks": callbacks,
@@ -56,7 +48,7 @@ def overview(conn: Connection, now: datetime) -> dict:
         "deliveries": deliveries,
         "pending": pending,
         "oldest_pending_age": age(now, oldest),
-        "dead": conn.execute(DEAD).scalar_one(),
+        "dead": dead_deliveries(conn),
         "owed": owed,
         # As switchboard_worker_lag_seconds: how long the most overdue work has been due.
         "worker_lag": max(age(now, earliest_due), age(now, oldest_owed)),
@@ -66,11 +58,8 @@ def overview(conn: Connection, now: datetime) -> dict:
 
 
 def dead_by_hour(conn: Connection, hours: list[datetime]) -> list[int]:
-    """Deliveries that died in each hour, by when they died, not when they were owed. The
-    worker writes the moment of death into both finished_at and next_attempt_at; the latter
-    is the one indexed with the state (ix_deliveries_due), so one day of it is one range."""
-    return _hourly(conn, _d.c.next_attempt_at, _d.c.state, [_d.c.state == "dead"],
-                   hours).get("dead", [0] * len(hours))
+    """Deliveries that died in each hour, by when they died, not when they were owed."""
+    return _hourly(store.deaths_by_hour(conn, hours[0]), hours).get("dead", [0] * len(hours))
 
 
 def worker_lag_by_hour(conn: Connection, now: datetime, hours: list[datetime]) -> list[float]:
@@ -79,10 +68,7 @@ def worker_lag_by_hour(conn: Connection, now: datetime, hours: list[datetime]) -
     attempt starting, or until now while still unattempted and pending: the hourly history
     of switchboard_worker_lag_seconds, how long due work waited for a worker.
 
-    Only first attempts: a retry's due time (jittered backoff, Retry-After) is not stored.
-    Read by index: each hour of ix_deliveries_created with each delivery's first attempt
-    through ix_attempts_delivery_id; and the pending ones never attempted, a range of
-    ix_deliveries_state_created."""
+    Only first attempts: a retry's due time (jittered backoff, Retry-After) is not stored."""
     first_hour = (hours[0] - EPOCH) // timedelta(hours=1)
     lag = [0.0] * len(hours)
 
@@ -91,20 +77,9 @@ def worker_lag_by_hour(conn: Connection, now: datetime, hours: list[datetime]) -
         if 0 <= index < len(hours) and seconds is not None:
             lag[index] = max(lag[index], round(float(seconds), 3))  # julianday: ~1 ms
 
-    first = (select(func.min(_a.c.started_at)).where(_a.c.delivery_id == _d.c.id)
-             .correlate(_d).scalar_subquery())
-    waited = func.max(epoch_seconds(first) - epoch_seconds(_d.c.created_at))
-    # An hour a query: over a whole day, a first attempt looked up a row made PostgreSQL
-    # choose a parallel scan of the whole table; one hour is a plain index range.
     for start in hours:
-        seconds = conn.execute(select(waited).where(
-            _d.c.created_at >= start, _d.c.created_at < start + timedelta(hours=1))).scalar()
+        seconds = store.longest_first_wait(conn, start, start + timedelta(hours=1))
         longest((start - EPOCH) // timedelta(hours=1), seconds)
-    attempted = select(_a.c.id).where(_a.c.delivery_id == _d.c.id).correlate(_d).exists()
-    bucket = hour_number(_d.c.created_at)
-    for hour, oldest in conn.execute(
-            select(bucket, func.min(_d.c.created_at))
-            .where(_d.c.state == "pending", _d.c.created_at >= hours[0], ~attempted)
-            .group_by(bucket)):
+    for hour, oldest in store.unattempted_by_hour(conn, hours[0]):
         longest(hour, age(now, oldest))
     return lag

@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import Connection
 
 from switchboard.events import REASONS, isoformat
-from switchboard.models import MessageStatus
 from switchboard.operations.common import (
     OperationError,
     choice_param,
@@ -30,8 +29,6 @@ from switchboard.vendors.registry import VENDORS
 PARAMETERS = ("since", "until", "vendor", "country")
 DEFAULT_WINDOW = timedelta(days=7)
 COUNTRY = re.compile(r"^[A-Za-z]{2}$")
-
-_m = MessageStatus.__table__
 
 
 @dataclass(frozen=True)
@@ -54,14 +51,6 @@ class StatsFilter:
         return cls(since, until, choice_param(args, "vendor", VENDORS),
                    country.upper() if country else None)
 
-    def conditions(self) -> list:
-        where = [_m.c.first_receipt_at >= self.since, _m.c.first_receipt_at < self.until]
-        if self.vendor is not None:
-            where.append(_m.c.vendor == self.vendor)
-        if self.country is not None:
-            where.append(_m.c.country == self.country)
-        return where
-
 
 def _week_before(moment: datetime) -> datetime:
     try:
@@ -71,7 +60,8 @@ def _week_before(moment: datetime) -> datetime:
 
 
 def provider_stats(conn: Connection, where: StatsFilter) -> dict:
-    counted, percentiles = read_scorecard(conn, where.conditions())
+    counted, percentiles = read_scorecard(conn, where.since, where.until, where.vendor,
+                                          where.country)
     counted.sort(key=lambda r: (r.vendor, r.country is None, r.country or ""))
     return {"since": isoformat(where.since), "until": isoformat(where.until),
             "providers": [_row(r, percentiles.get((r.vendor, r.country))) for r in counted]}

@@ -17,17 +17,14 @@ from sqlalchemy import Connection
 
 from switchboard.events import isoformat
 from switchboard.ids import new_id
-from switchboard.models import Event, Receipt
 from switchboard.models.tables import GENERATED
 from switchboard.operations import subscriptions as subs
 from switchboard.operations.common import OperationError
+from switchboard.store.generated import insert_event, insert_receipts
 from switchboard.worker import outbox
 
 TEST_TYPE = "switchboard.test"
 TEST_VENDOR = "switchboard"
-
-_e = Event.__table__
-_r = Receipt.__table__
 
 
 def send_test_event(conn: Connection, subscription_id: str, now: datetime) -> dict:
@@ -38,14 +35,14 @@ def send_test_event(conn: Connection, subscription_id: str, now: datetime) -> di
         raise OperationError("subscription_id", f"subscription {subscription_id} is disabled; "
                          "enable it first", 409, "not_active")
     receipt_id, event_id = new_id("rcv"), new_id("evt")
-    conn.execute(_r.insert(), {
+    insert_receipts(conn, [{
         "id": receipt_id, "vendor": TEST_VENDOR, "received_at": now, "method": "TEST",
         "content_type": None, "query_string": None, "headers": {}, "body": b"",
-        "state": GENERATED, "error": None, "request_id": None})
+        "state": GENERATED, "error": None, "request_id": None}])
     data = {"subscription_id": subscription_id,
             "message": "A test event sent from the Switchboard console.",
             "sent_at": isoformat(now)}
-    conn.execute(_e.insert(), {
+    insert_event(conn, {
         "id": event_id, "dedup_key": f"{TEST_TYPE}:{event_id}", "receipt_id": receipt_id,
         "vendor": TEST_VENDOR, "type": TEST_TYPE, "vendor_event_id": None, "message_id": None,
         "status": None, "occurred_at": now, "received_at": now, "disposition": "fanout",

@@ -8,16 +8,14 @@ import secrets as random_secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, tuple_, update
+from sqlalchemy import Connection
 
 from switchboard.config import Settings
 from switchboard.events import isoformat
 from switchboard.ids import new_id
-from switchboard.models import Subscription
 from switchboard.operations.common import OperationError
+from switchboard.store import subscriptions as store
 from switchboard.url_policy import UrlRefused, check_url
-
-_subs = Subscription.__table__
 
 # After a rotation the old secret keeps signing beside the new one for this long, so a
 # subscriber can deploy the new secret without dropping a delivery.
@@ -85,7 +83,7 @@ def create(conn: Connection, settings: Settings, now: datetime, *, url: str,
            "secret": new_secret(), "previous_secret": None, "previous_secret_until": None,
            "failing_since": None, "disabled_reason": None, "created_at": now,
            "deleted_at": None}
-    conn.execute(_subs.insert(), row)
+    store.insert_subscription(conn, row)
     return public(get_row(conn, row["id"])), row["secret"]
 
 
@@ -103,20 +101,14 @@ def create_from_json(conn: Connection, settings: Settings, now: datetime,
 
 
 def get_row(conn: Connection, subscription_id: str, include_deleted: bool = False) -> Any:
-    query = select(_subs).where(_subs.c.id == subscription_id)
-    if not include_deleted:
-        query = query.where(_subs.c.deleted_at.is_(None))
-    row = conn.execute(query).first()
+    row = store.subscription(conn, subscription_id, include_deleted)
     if row is None:
         raise OperationError("id", f"no subscription {subscription_id!r}", status=404)
     return row
 
 
 def list_all(conn: Connection, include_deleted: bool = False) -> list[dict]:
-    query = select(_subs).order_by(_subs.c.created_at, _subs.c.id)
-    if not include_deleted:
-        query = query.where(_subs.c.deleted_at.is_(None))
-    return [public(row) for row in conn.execute(query)]
+    return [public(row) for row in store.all_subscriptions(conn, include_deleted)]
 
 
 def update_fields(conn: Connection, settings: Settings, subscription_id: str,
@@ -140,7 +132,7 @@ def update_fields(conn: Connection, settings: Settings, subscription_id: str,
     if values.get("active") is False:
         values.setdefault("disabled_reason", "disabled by an operator")
     if values:
-        conn.execute(update(_subs).where(_subs.c.id == subscription_id).values(**values))
+        store.update_subscription(conn, subscription_id, values)
     return public(get_row(conn, subscription_id))
 
 
@@ -154,8 +146,8 @@ def rotate_secret(conn: Connection, subscription_id: str, now: datetime) -> dict
     """The new secret, shown this once, and until when the old one keeps signing."""
     row = get_row(conn, subscription_id)
     secret, until = new_secret(), now + ROTATION_OVERLAP
-    conn.execute(update(_subs).where(_subs.c.id == subscription_id).values(
-        secret=secret, previous_secret=row.secret, previous_secret_until=until))
+    store.update_subscription(conn, subscription_id, {
+        "secret": secret, "previous_secret": row.secret, "previous_secret_until": until})
     return {"id": subscription_id, "secret": secret,
             "previous_secret_valid_until": isoformat(until)}
 
@@ -163,8 +155,8 @@ def rotate_secret(conn: Connection, subscription_id: str, now: datetime) -> dict
 def delete(conn: Connection, subscription_id: str, now: datetime) -> None:
     """Soft delete: kept for the history of its deliveries, never sent to again."""
     get_row(conn, subscription_id)
-    conn.execute(update(_subs).where(_subs.c.id == subscription_id).values(
-        deleted_at=now, active=False, disabled_reason="deleted"))
+    store.update_subscription(conn, subscription_id, {
+        "deleted_at": now, "active": False, "disabled_reason": "deleted"})
 
 
 def list_page(conn: Connection, args: Any) -> dict:
@@ -174,11 +166,6 @@ def list_page(conn: Connection, args: Any) -> dict:
 
     reject_unknown(args, ("limit", "cursor"))
     limit, cursor = limit_param(args), decode_cursor(args)
-    query = select(_subs).where(_subs.c.deleted_at.is_(None)) \
-        .order_by(_subs.c.created_at.desc(), _subs.c.id.desc())
-    if cursor is not None:
-        query = query.where(tuple_(_subs.c.created_at, _subs.c.id) < tuple_(
-            *cursor, types=(_subs.c.created_at.type, _subs.c.id.type)))
-    rows, next_cursor = page(conn.execute(query.limit(limit + 1)).all(), limit,
+    rows, next_cursor = page(store.subscriptions_page(conn, limit + 1, cursor), limit,
                              lambda row: (row.created_at, row.id))
     return {"subscriptions": [public(row) for row in rows], "next_cursor": next_cursor}

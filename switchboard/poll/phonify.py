@@ -23,12 +23,11 @@ from datetime import datetime
 from typing import Any
 
 import requests
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from switchboard import clock
-from switchboard.models import PollState
 from switchboard.router.ingest import ingest, store_failed_receipt
-from switchboard.store.upsert import upsert
+from switchboard.store import poll_state
 from switchboard.vendors.base import BadPayload, Inbound
 from switchboard.vendors.phonify import vendor
 
@@ -36,7 +35,6 @@ log = logging.getLogger("switchboard.poll.phonify")
 
 PAGE_SIZE = 100  # Phonify allows up to 1000
 REQUEST_TIMEOUT = 15.0  # seconds per page
-_poll_state = PollState.__table__
 
 
 class PollNotConfigured(Exception):
@@ -166,13 +164,10 @@ def identity(message: Any) -> tuple[str, str] | None:
 def remembered(engine: Engine, object_ids: list[str]) -> dict[str, str]:
     if not object_ids:
         return {}
-    query = select(_poll_state.c.object_id, _poll_state.c.state).where(
-        _poll_state.c.vendor == vendor.name, _poll_state.c.object_id.in_(object_ids))
     with engine.connect() as conn:
-        return {row.object_id: row.state for row in conn.execute(query)}
+        return poll_state.remembered(conn, vendor.name, object_ids)
 
 
 def remember(engine: Engine, object_id: str, state: str, now: datetime) -> None:
     with engine.begin() as conn:
-        upsert(conn, _poll_state, (_poll_state.c.vendor, _poll_state.c.object_id),
-               {"vendor": vendor.name, "object_id": object_id, "state": state, "seen_at": now})
+        poll_state.remember(conn, vendor.name, object_id, state, now)

@@ -1,3 +1,4 @@
-"""The database's one door: the engine and its transactions, the SQL run outside
-SQLAlchemy's expression layer rendered once per dialect, and what differs between SQLite
-and PostgreSQL."""
+"""The database's one room: the engine and its transactions, every statement the app runs
+outside migrations (named and described once, a module per concern; the hot path's rendered
+once per dialect), what "the database failed" means (db.DATABASE_ERRORS), and what differs
+between SQLite and PostgreSQL."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from switchboard.store import checkpoint
 
@@ -18,6 +19,10 @@ WRITE_LOCK_FIRST_PAUSE = 0.0001
 WRITE_LOCK_MAX_PAUSE = 0.001
 # Set in a pooled connection's info while its busy handler is off (see _begin_writing).
 _BUSY_HANDLER_OFF = "switchboard_busy_handler_off"
+# "The database failed": a driver error (raised as SQLAlchemy's DBAPIError, by
+# RawTransaction too) or no pooled connection free in time. A request answers 503, /readyz
+# not ready, /metrics the database down; the worker backs off and resumes.
+DATABASE_ERRORS = (DBAPIError, PoolTimeout)
 
 
 def make_engine(url: str) -> Engine:

@@ -5,6 +5,7 @@ from the durations."""
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, select
@@ -23,9 +24,16 @@ def _count(condition) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
 
-def read_scorecard(conn: Connection, conditions: list) -> tuple[list[Any], dict[tuple, list]]:
-    """One row of counts per (vendor, country) over the rows `conditions` select, and the
-    time-to-deliver percentiles (PERCENTILES) of each."""
+def read_scorecard(conn: Connection, since: datetime, until: datetime, vendor: str | None,
+                   country: str | None) -> tuple[list[Any], dict[tuple, list]]:
+    """One row of counts per (vendor, country) over the messages whose first receipt reached
+    us in [since, until) (of one vendor, one country when given), and the time-to-deliver
+    percentiles (PERCENTILES) of each."""
+    conditions = [_m.c.first_receipt_at >= since, _m.c.first_receipt_at < until]
+    if vendor is not None:
+        conditions.append(_m.c.vendor == vendor)
+    if country is not None:
+        conditions.append(_m.c.country == country)
     if conn.dialect.name == "postgresql":
         # An analytic read over up to millions of rows: compiling it costs more than it saves.
         conn.exec_driver_sql("SET LOCAL jit = off")

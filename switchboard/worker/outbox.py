@@ -8,20 +8,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from switchboard.handlers.registry import matches, matching
 from switchboard.ids import new_id
-from switchboard.models import Delivery, Subscription
+from switchboard.store.fanout import active_subscriptions, insert_deliveries
 from switchboard.store.wakeup import wake_workers
-
-_deliveries = Delivery.__table__
-_subs = Subscription.__table__
-
-INSERT_DELIVERY = _deliveries.insert()
-ACTIVE_SUBSCRIPTIONS = select(_subs.c.id, _subs.c.event_types, _subs.c.vendors,
-                              _subs.c.created_at).where(_subs.c.active.is_(True),
-                                                        _subs.c.deleted_at.is_(None))
 
 
 @dataclass(frozen=True)
@@ -49,7 +41,7 @@ def plan(conn: Connection, events: Iterable[Routed], now: datetime, *,
     events = list(events)
     if not events:
         return []
-    subs = conn.execute(ACTIVE_SUBSCRIPTIONS).all()
+    subs = active_subscriptions(conn)
     if subscription_id is not None:
         subs = [s for s in subs if s.id == subscription_id]
     rows = []
@@ -69,5 +61,5 @@ def plan(conn: Connection, events: Iterable[Routed], now: datetime, *,
 def write(conn: Connection, rows: list[dict]) -> None:
     if not rows:
         return
-    conn.execute(INSERT_DELIVERY, rows)
+    insert_deliveries(conn, rows)
     wake_workers(conn)

@@ -3,11 +3,8 @@ older than RECEIPT_TIMEOUT gets one `message.receipt_overdue`, made by a worker 
 and fanned out like any event.
 
 Once per message whatever the number of workers: the claim is an UPDATE that sets the
-message's overdue_at where it is still NULL (PostgreSQL: the rows picked FOR UPDATE SKIP
-LOCKED, so workers take disjoint batches; SQLite: under its one write lock), and the event's
-dedup key is unique besides. Candidates come from ix_message_status_overdue, a partial index
-of the messages that may still go overdue by their latest receipt, so a check reads a range
-of it however many messages are stored. A receipt that comes later is applied as usual.
+message's overdue_at where it is still NULL (store/overdue.py), and the event's dedup key is
+unique besides. A receipt that comes later is applied as usual.
 
 The event has no provider callback behind it; its receipts row (state `generated`, the
 check's facts as its body) exists because every event names one, and renormalize and the
@@ -21,55 +18,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    and_,
-    bindparam,
-    literal_column,
-    select,
-    tuple_,
-    update,
-)
+from sqlalchemy import Connection, Engine
 
-from switchboard.events import TERMINAL_RANK, isoformat
+from switchboard.events import isoformat
 from switchboard.ids import new_id
-from switchboard.models import Event, MessageStatus, Receipt
 from switchboard.models.tables import GENERATED
 from switchboard.router.projection import FANOUT
-from switchboard.store.statements import next_sequence
-from switchboard.store.upsert import insert_new
+from switchboard.store.generated import insert_receipts, insert_sequenced_event
+from switchboard.store.overdue import claim_overdue
 from switchboard.store.wakeup import wake_workers
 
 TYPE = "message.receipt_overdue"
 METHOD = "CHECK"
 BATCH = 500
 INTERVAL = 60.0  # seconds between a worker's checks (less when the timeout is shorter)
-
-_m = MessageStatus.__table__
-_e = Event.__table__
-_r = Receipt.__table__
-
-# The partial index's own predicate, written as a constant (a bound parameter would not prove
-# it to a generic plan).
-MAY_GO_OVERDUE = and_(_m.c.rank < literal_column(str(TERMINAL_RANK)), _m.c.overdue_at.is_(None))
-CANDIDATES = (
-    select(_m.c.vendor, _m.c.message_id)
-    .where(MAY_GO_OVERDUE,
-           _m.c.last_receipt_at < bindparam("cutoff"))
-    .order_by(_m.c.last_receipt_at)
-    .limit(bindparam("limit"))
-    .with_for_update(skip_locked=True)
-)
-# The conditions again on the row itself: on PostgreSQL a receipt committed between the
-# pick and the update (it waited on the row lock) is seen here, and the row is left alone.
-CLAIM = (
-    update(_m)
-    .where(tuple_(_m.c.vendor, _m.c.message_id).in_(CANDIDATES), MAY_GO_OVERDUE,
-           _m.c.last_receipt_at < bindparam("cutoff"))
-    .values(overdue_at=bindparam("now"))
-    .returning(_m.c.vendor, _m.c.message_id, _m.c.status, _m.c.last_receipt_at)
-)
 
 
 @dataclass
@@ -100,7 +62,7 @@ def check(engine: Engine, timeout: float, now: datetime, batch: int = BATCH) -> 
 
 def check_batch(conn: Connection, timeout: float, now: datetime, limit: int) -> int:
     cutoff = now - timedelta(seconds=timeout)
-    claimed = conn.execute(CLAIM, {"cutoff": cutoff, "limit": limit, "now": now}).all()
+    claimed = claim_overdue(conn, cutoff, now, limit)
     if not claimed:
         return 0
     receipts, events = [], []
@@ -114,15 +76,9 @@ def check_batch(conn: Connection, timeout: float, now: datetime, limit: int) -> 
                          "body": json.dumps(facts).encode(), "state": GENERATED,
                          "error": None, "request_id": None})
         events.append(_event(row, receipt_id, facts, timeout, now))
-    conn.execute(_r.insert(), receipts)
-    inserted = 0
-    for values in events:
-        # The sequence is the message's next, as for a receipt; a second check of one message
-        # (which the claim already prevents) takes none and the unique key refuses its event.
-        values["sequence"] = next_sequence(conn, values["vendor"], values["message_id"],
-                                           values["dedup_key"])
-        # The claim already keeps a message to one check; the unique key makes it certain.
-        inserted += insert_new(conn, _e, [_e.c.dedup_key], values)
+    insert_receipts(conn, receipts)
+    # The claim already keeps a message to one check; the unique key makes it certain.
+    inserted = sum(insert_sequenced_event(conn, values) for values in events)
     wake_workers(conn)  # to expand the new fan-outs
     return inserted
 

@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
 
 from switchboard import clock
 from switchboard.config import Settings
 from switchboard.observability.metrics import ATTEMPT_SECONDS, DELIVERIES
 from switchboard.store import deliveries as store
+from switchboard.store.db import DATABASE_ERRORS
 from switchboard.store.wakeup import Wakeup
 from switchboard.worker import attempt, expand
 from switchboard.worker.send import Pool
@@ -96,7 +96,7 @@ class Worker:
                 claimed = self._send(rows)
                 freed = self._record(in_flight)
                 in_flight = claimed
-            except DBAPIError as exc:
+            except DATABASE_ERRORS as exc:
                 # The database may be restarting: keep every batch that was sent until it
                 # is written down (else its lease runs out and it is sent twice), back
                 # off, and resume without a restart.
@@ -278,7 +278,7 @@ class Worker:
             try:
                 self._record(batch)
                 return
-            except DBAPIError as exc:
+            except DATABASE_ERRORS as exc:
                 log.error("worker could not record its last batch: %s",
                           type(exc.orig).__name__)
 
