@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import create_engine
 
 from switchboard.handlers.registry import on, unregister
 from switchboard.store import deliveries as store
@@ -190,3 +191,30 @@ def test_a_worker_writes_its_batches_down_while_callbacks_keep_arriving(
                 if r.name == "switchboard.worker" and r.levelname == "ERROR"]
     assert failures == []
     assert sorted(subscriber.webhook_ids()) == sorted(sent)
+
+
+def test_a_worker_outlasts_a_pool_with_no_connection_to_give(client, engine, settings,
+                                                             subscriber, caplog):
+    """Every pooled connection held elsewhere: the claim waits out pool_timeout and fails
+    with no driver error behind it. The worker says so and goes on; once a connection is
+    free it delivers (its log line read the driver's error, which a pool timeout lacks, and
+    the worker died on it)."""
+    subscribe(engine, settings, subscriber.url)
+    (event_id,) = send_honkio(client)
+    tight = create_engine(engine.url, pool_size=1, max_overflow=0, pool_timeout=0.1)
+    held = tight.connect()
+    worker = Worker(tight, settings, concurrency=2, poll_interval=0.02, worker_id="tight")
+    thread = run_in_thread(worker)
+    try:
+        wait_until(lambda: any("worker database error: TimeoutError" in r.getMessage()
+                               for r in caplog.records if r.name == "switchboard.worker"))
+        assert thread.is_alive()
+        held.close()
+        subscriber.wait_for(1)
+    finally:
+        held.close()
+        worker.stop()
+        thread.join(timeout=30)
+        worker.close()
+        tight.dispose()
+    assert subscriber.webhook_ids() == [event_id]

@@ -28,6 +28,11 @@ from switchboard.worker.send import Pool
 log = logging.getLogger("switchboard.worker")
 
 
+def _cause(exc: Exception) -> BaseException:
+    """What the driver said; a pool timeout has no driver error behind it."""
+    return getattr(exc, "orig", None) or exc
+
+
 class Sent(NamedTuple):
     row: Any
     future: Future
@@ -101,8 +106,9 @@ class Worker:
                 # is written down (else its lease runs out and it is sent twice), back
                 # off, and resume without a restart.
                 in_flight = in_flight + claimed
-                log.error("worker database error: %s: %s", type(exc.orig).__name__,
-                          str(exc.orig).splitlines()[0][:200])
+                cause = _cause(exc)
+                log.error("worker database error: %s: %s", type(cause).__name__,
+                          (str(cause).splitlines() or [""])[0][:200])
                 self.stopping.wait(1.0)
                 continue
             # A finished head frees the next event of its message at once: claim it now
@@ -280,7 +286,7 @@ class Worker:
                 return
             except DATABASE_ERRORS as exc:
                 log.error("worker could not record its last batch: %s",
-                          type(exc.orig).__name__)
+                          type(_cause(exc)).__name__)
 
     def stop(self, *_: object) -> None:
         """Start nothing new; give what is running the grace period to end, then exit."""
