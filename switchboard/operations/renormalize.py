@@ -101,7 +101,7 @@ def _receipt_query(request: ReplayRequest, after: str):
         .order_by(_receipts.c.id).limit(BATCH)
     their_events = select(_events.c.receipt_id).where(*event_conditions(request))
     where = request.filter
-    narrow = where.given() - {"vendor", "since", "until"}
+    narrow = set(where.fields()) - {"vendor", "since", "until"}
     if request.event_ids is not None or narrow:
         return query.where(_receipts.c.id.in_(their_events))
     if where.vendor is not None:

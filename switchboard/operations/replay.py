@@ -21,6 +21,7 @@ from switchboard.config import Settings
 from switchboard.models import Event, Subscription
 from switchboard.operations.common import OperationError
 from switchboard.operations.events import FILTER_FIELDS, EventFilter
+from switchboard.store.events import matching
 from switchboard.worker import outbox
 
 _events = Event.__table__
@@ -109,7 +110,7 @@ def event_conditions(request: ReplayRequest) -> list:
     if request.event_ids is not None:
         return [_events.c.id.in_(request.event_ids)]
     # A filter never resends late receipts.
-    return [_events.c.disposition == "fanout", *request.filter.conditions()]
+    return [_events.c.disposition == "fanout", *matching(request.filter.fields())]
 
 
 def _check_after(after: str | None, prefix: str) -> None:
