@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 
 from switchboard.config import Settings
-from switchboard.models import Event, Subscription
+from switchboard.models import Event
 from switchboard.operations.common import OperationError
 from switchboard.operations.events import FILTER_FIELDS, EventFilter
 from switchboard.store.events import matching
+from switchboard.store.operator_deliveries import subscription_state
 from switchboard.worker import outbox
 
 _events = Event.__table__
-_subs = Subscription.__table__
 
 BATCH = 500
 MAX_EVENT_IDS = 10_000
@@ -124,8 +124,7 @@ def _check_after(after: str | None, prefix: str) -> None:
 def _check_subscription(conn: Connection, subscription_id: str | None) -> None:
     if subscription_id is None:
         return
-    row = conn.execute(select(_subs.c.active, _subs.c.deleted_at)
-                       .where(_subs.c.id == subscription_id)).first()
+    row = subscription_state(conn, subscription_id)
     if row is None or row.deleted_at is not None:
         raise _refused("subscription_id", f"no subscription {subscription_id!r}", 404)
     if not row.active:
