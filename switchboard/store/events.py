@@ -27,6 +27,12 @@ _m = MessageStatus.__table__
 
 _EQUAL = ("vendor", "type", "status", "message_id")
 PARTIES = {name: literal_column(party_sql(name), String) for name in ("to", "from")}
+_NEWEST_FIRST = (_e.c.received_at.desc(), _e.c.id.desc())
+
+
+def older_than(after: tuple[datetime, str], moment: Any, row_id: Any) -> Any:
+    """The rows past `after` in newest-first order of (moment, row_id): the next page."""
+    return tuple_(moment, row_id) < tuple_(*after, types=(moment.type, row_id.type))
 
 
 def matching(filters: Mapping[str, Any]) -> list:
@@ -43,12 +49,9 @@ def matching(filters: Mapping[str, Any]) -> list:
 def events_page(conn: Connection, filters: Mapping[str, Any],
                 after: tuple[datetime, str] | None, limit: int) -> list[Any]:
     """Events matching `filters`, newest first by (received_at, id)."""
-    key = tuple_(_e.c.received_at, _e.c.id)
-    query = select(_e).order_by(_e.c.received_at.desc(), _e.c.id.desc())
-    query = query.where(*matching(filters))
+    query = select(_e).order_by(*_NEWEST_FIRST).where(*matching(filters))
     if after is not None:
-        query = query.where(key < tuple_(*after, types=(_e.c.received_at.type,
-                                                        _e.c.id.type)))
+        query = query.where(older_than(after, _e.c.received_at, _e.c.id))
     return conn.execute(query.limit(limit)).all()
 
 
@@ -101,8 +104,7 @@ def messages_with_id(conn: Connection, message_id: str, after: tuple[datetime, s
         .where(_e.c.message_id == message_id).group_by(_e.c.vendor, _e.c.message_id) \
         .order_by(first_at.desc(), first_id.desc()).limit(limit)
     if after is not None:
-        query = query.having(tuple_(first_at, first_id) < tuple_(
-            *after, types=(_e.c.received_at.type, _e.c.id.type)))
+        query = query.having(older_than(after, first_at, first_id))
     return conn.execute(query).all()
 
 
@@ -113,14 +115,11 @@ def events_to_or_from(conn: Connection, number: str, after: tuple[datetime, str]
     Walks ix_events_to_received and ix_events_from_received backwards, one per side, each
     stopping after `limit` rows, and merges the two: fast whatever the number's volume,
     where an OR over both would sort every match first."""
-    key = tuple_(_e.c.received_at, _e.c.id)
     rows: dict[str, Any] = {}
     for party in PARTIES.values():
-        query = select(_e).where(party == number) \
-            .order_by(_e.c.received_at.desc(), _e.c.id.desc()).limit(limit)
+        query = select(_e).where(party == number).order_by(*_NEWEST_FIRST).limit(limit)
         if after is not None:
-            query = query.where(key < tuple_(*after, types=(_e.c.received_at.type,
-                                                            _e.c.id.type)))
+            query = query.where(older_than(after, _e.c.received_at, _e.c.id))
         for row in conn.execute(query):
             rows[row.id] = row  # to and from the same number: one row
     merged = sorted(rows.values(), key=lambda r: (r.received_at, r.id), reverse=True)

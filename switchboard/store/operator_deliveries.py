@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, tuple_, update
+from sqlalchemy import Connection, select, update
 
 from switchboard.models import Delivery, Event, Subscription
+from switchboard.store.events import older_than
 
 _d = Delivery.__table__
 _e = Event.__table__
@@ -31,8 +32,7 @@ def deliveries_page(conn: Connection, state: str | None, event_id: str | None,
     if subscription_id is not None:
         query = query.where(_d.c.subscription_id == subscription_id)
     if after is not None:
-        query = query.where(tuple_(_d.c.created_at, _d.c.id)
-                            < tuple_(*after, types=(_d.c.created_at.type, _d.c.id.type)))
+        query = query.where(older_than(after, _d.c.created_at, _d.c.id))
     return conn.execute(query.limit(limit)).all()
 
 
