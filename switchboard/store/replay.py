@@ -28,6 +28,7 @@ _RECEIPT_FIELDS = frozenset({"vendor", "since", "until"})
 
 
 def _named(event_ids: list[str] | None, filters: Mapping[str, Any]) -> list:
+    """WHERE clauses on events for the events a replay names."""
     if event_ids is not None:
         return [_events.c.id.in_(event_ids)]
     return [_events.c.disposition == "fanout", *matching(filters)]
@@ -101,6 +102,7 @@ def record_parse_error(conn: Connection, receipt_id: str, error: str) -> None:
 
 
 def mark_parsed(conn: Connection, receipt_id: str) -> None:
+    """A receipt that parses today: parsed, its old error cleared."""
     conn.execute(update(_receipts).where(_receipts.c.id == receipt_id)
                  .values(state="parsed", error=None))
 
@@ -111,10 +113,12 @@ def event_by_dedup_key(conn: Connection, dedup_key: str) -> Any:
 
 
 def insert_event(conn: Connection, values: Mapping[str, Any]) -> None:
+    """A new event from a receipt parsed again (every column given)."""
     conn.execute(_events.insert(), dict(values))
 
 
 def update_event(conn: Connection, event_id: str, values: Mapping[str, Any]) -> None:
+    """A stored event's columns as parsing its receipt again gives them."""
     conn.execute(update(_events).where(_events.c.id == event_id).values(**values))
 
 
@@ -139,6 +143,8 @@ def overdue_at(conn: Connection, vendor: str, message_id: str) -> datetime | Non
 
 
 def change_disposition(conn: Connection, event_id: str, disposition: str) -> None:
+    """An event's disposition (fanout, superseded, conflict) as a rebuilt status decides it;
+    what it owes stays as it is."""
     conn.execute(update(_events).where(_events.c.id == event_id)
                  .values(disposition=disposition))
 
