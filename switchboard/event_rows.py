@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
 from switchboard.events import isoformat
-from switchboard.models import Event
-
-_events = Event.__table__
+from switchboard.store.events import event_by_id
 
 
 def event_json(event_id: str, row: Any) -> dict:
@@ -30,10 +28,9 @@ def event_json(event_id: str, row: Any) -> dict:
 
 
 def load_event(bind: Engine | Connection, event_id: str) -> dict | None:
-    query = select(_events).where(_events.c.id == event_id)
     if isinstance(bind, Engine):
         with bind.connect() as conn:
-            row = conn.execute(query).first()
+            row = event_by_id(conn, event_id)
     else:
-        row = bind.execute(query).first()
+        row = event_by_id(bind, event_id)
     return event_json(row.id, row) if row else None

@@ -9,12 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection
 
 from switchboard.event_rows import event_json
 from switchboard.events import STATUS_RANK, isoformat
-from switchboard.models import Attempt, Delivery, Event, Receipt
-from switchboard.models.tables import GENERATED
 from switchboard.operations.common import (
     OperationError,
     check_id,
@@ -26,16 +24,17 @@ from switchboard.operations.common import (
     text_param,
     time_param,
 )
+from switchboard.store.events import (
+    attempts_of,
+    deliveries_of,
+    event_by_id,
+    events_page,
+    provider_receipt,
+)
 from switchboard.vendors.registry import VENDORS
-
-_e = Event.__table__
-_r = Receipt.__table__
-_d = Delivery.__table__
-_a = Attempt.__table__
 
 FILTER_FIELDS = ("vendor", "type", "status", "message_id", "since", "until")
 PARAMETERS = (*FILTER_FIELDS, "limit", "cursor")
-_EQUAL = ("vendor", "type", "status", "message_id")
 
 
 @dataclass(frozen=True)
@@ -65,19 +64,10 @@ class EventFilter:
                    **({"limit": limit_param(args), "cursor": decode_cursor(args)}
                       if paged else {}))
 
-    def given(self) -> set[str]:
-        """The filter fields set (limit and cursor are not filters)."""
-        return {name for name in FILTER_FIELDS if getattr(self, name) is not None}
-
-    def conditions(self) -> list:
-        """WHERE clauses on the events table."""
-        where = [_e.c[name] == getattr(self, name) for name in _EQUAL
-                 if getattr(self, name) is not None]
-        if self.since is not None:
-            where.append(_e.c.received_at >= self.since)
-        if self.until is not None:
-            where.append(_e.c.received_at < self.until)
-        return where
+    def fields(self) -> dict[str, Any]:
+        """The filter fields set, with their values (limit and cursor are not filters)."""
+        return {name: getattr(self, name) for name in FILTER_FIELDS
+                if getattr(self, name) is not None}
 
 
 def summary(row: Any) -> dict:
@@ -90,37 +80,24 @@ def summary(row: Any) -> dict:
 
 
 def list_events(conn: Connection, where: EventFilter) -> dict:
-    """{"events": [...], "next_cursor": str | None}, newest first by (received_at, id).
-
-    Keyset paging: a page starts strictly after the last row of the one before, so events
-    stored meanwhile (which sort first) never shift it, and no OFFSET is scanned."""
-    key = tuple_(_e.c.received_at, _e.c.id)
-    query = select(_e).order_by(_e.c.received_at.desc(), _e.c.id.desc())
-    query = query.where(*where.conditions())
-    if where.cursor is not None:
-        query = query.where(key < tuple_(*where.cursor, types=(_e.c.received_at.type,
-                                                                _e.c.id.type)))
-    rows, next_cursor = page(conn.execute(query.limit(where.limit + 1)).all(), where.limit,
-                             lambda row: (row.received_at, row.id))
+    """{"events": [...], "next_cursor": str | None}, newest first by (received_at, id),
+    keyset-paged (store/events.py)."""
+    rows, next_cursor = page(events_page(conn, where.fields(), where.cursor, where.limit + 1),
+                             where.limit, lambda row: (row.received_at, row.id))
     return {"events": [summary(row) for row in rows], "next_cursor": next_cursor}
 
 
 def get_event(conn: Connection, event_id: str) -> dict:
     """The event as subscribers get it, its receipt, and every delivery with its attempts."""
     check_id(event_id, "event")
-    row = conn.execute(select(_e).where(_e.c.id == event_id)).first()
+    row = event_by_id(conn, event_id)
     if row is None:
         raise OperationError("id", f"no event {event_id!r}", 404)
-    # A generated receipt (a receipt overdue, a test event) is no provider's callback:
-    # none is shown.
-    receipt = conn.execute(select(_r).where(_r.c.id == row.receipt_id,
-                                            _r.c.state != GENERATED)).first()
-    deliveries = conn.execute(select(_d).where(_d.c.event_id == event_id)
-                              .order_by(_d.c.created_at, _d.c.id)).all()
+    receipt = provider_receipt(conn, row.receipt_id)
+    deliveries = deliveries_of(conn, [event_id])
     attempts: dict[str, list[dict]] = {d.id: [] for d in deliveries}
     if deliveries:
-        for attempt in conn.execute(select(_a).where(_a.c.delivery_id.in_(list(attempts)))
-                                    .order_by(_a.c.id)):
+        for attempt in attempts_of(conn, list(attempts)):
             attempts[attempt.delivery_id].append(attempt_json(attempt))
     return summary(row) | {
         "raw": row.raw,

@@ -3,28 +3,20 @@ ordered history of the events behind it, late ones marked superseded."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from switchboard.events import isoformat
-from switchboard.models import Event, MessageStatus
 from switchboard.operations.common import OperationError, check_id
 from switchboard.operations.events import summary
-
-_e = Event.__table__
-_m = MessageStatus.__table__
+from switchboard.store.events import message_history, message_status
 
 
 def get_message(conn: Connection, vendor: str, message_id: str) -> dict:
-    """History in the order things happened at the provider (occurred_at, then received_at;
-    an event without a provider time counts from when it reached us)."""
+    """Its status and its events, in the order things happened at the provider."""
     check_id(vendor, "vendor", "vendor")
     check_id(message_id, "message", "message_id")
-    status = conn.execute(select(_m).where(_m.c.vendor == vendor,
-                                           _m.c.message_id == message_id)).first()
-    history = conn.execute(
-        select(_e).where(_e.c.vendor == vendor, _e.c.message_id == message_id)
-        .order_by(func.coalesce(_e.c.occurred_at, _e.c.received_at), _e.c.received_at,
-                  _e.c.id)).all()
+    status = message_status(conn, vendor, message_id)
+    history = message_history(conn, vendor, message_id)
     if status is None and not history:
         raise OperationError("message_id", f"no message {message_id!r} from {vendor}", 404)
     return {

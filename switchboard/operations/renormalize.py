@@ -9,13 +9,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine
 
 from switchboard.events import STATUS_RANK, NormalizedEvent
 from switchboard.ids import new_id
-from switchboard.models import Event, MessageStatus, Receipt
-from switchboard.models.tables import GENERATED
-from switchboard.operations.replay import ReplayRequest, ReplayResult, event_conditions
+from switchboard.operations.replay import ReplayRequest, ReplayResult
 from switchboard.router.projection import (
     CONFLICT,
     DELIVERED,
@@ -23,14 +21,24 @@ from switchboard.router.projection import (
     PENDING_STATUSES,
     decide,
 )
+from switchboard.store.replay import (
+    change_disposition,
+    event_by_dedup_key,
+    insert_event,
+    mark_parsed,
+    overdue_at,
+    receipts_batch,
+    receipts_count,
+    record_parse_error,
+    replace_status,
+    replayed_of,
+    status_events,
+    update_event,
+)
 from switchboard.store.statements import next_sequence, renumber
 from switchboard.vendors.base import BadPayload, Inbound
 from switchboard.vendors.registry import get as get_vendor
 from switchboard.worker import outbox
-
-_receipts = Receipt.__table__
-_events = Event.__table__
-_status = MessageStatus.__table__
 
 BATCH = 200
 SHOWN_CHANGES = 100
@@ -50,7 +58,8 @@ def renormalize(engine: Engine, settings: Any, request: ReplayRequest, now: date
     result.last_receipt_id = request.after
     while True:
         with engine.begin() as conn:
-            batch = conn.execute(_receipt_query(request, result.last_receipt_id or "")).all()
+            batch = receipts_batch(conn, request.event_ids, request.filter.fields(),
+                                   result.last_receipt_id or "", BATCH)
             owed: list[str] = []
             for receipt in batch:
                 owed.extend(_one(conn, settings, receipt, report, now))
@@ -71,15 +80,12 @@ def renormalize(engine: Engine, settings: Any, request: ReplayRequest, now: date
 
 def _replay_owed(conn: Connection, request: ReplayRequest, owed: list[str],
                  now: datetime) -> tuple[int, int]:
-    """Enqueue replays of the events this batch changed or created, within the request (a
-    filter still never resends a late receipt; ids name their receipts' new events too)."""
+    """Enqueue replays of the events this batch changed or created that the request
+    names (store.replay.replayed_of)."""
     if not owed:
         return 0, 0
-    where = [_events.c.id.in_(owed)]
-    if request.event_ids is None:
-        where += event_conditions(request)
-    events = conn.execute(select(_events.c.id, _events.c.type, _events.c.vendor)
-                          .where(*where).order_by(_events.c.id)).all()
+    events = replayed_of(conn, owed, request.filter.fields()
+                         if request.event_ids is None else None)
     rows = outbox.plan(conn, [outbox.Routed(e.id, e.type, e.vendor) for e in events], now,
                        subscription_id=request.subscription_id,
                        include_handlers=request.subscription_id is None, replay=True)
@@ -89,28 +95,9 @@ def _replay_owed(conn: Connection, request: ReplayRequest, owed: list[str],
 
 def count_receipts(engine: Engine, request: ReplayRequest) -> int:
     """How many receipts a renormalize walks (for a progress bar's length)."""
-    query = _receipt_query(request, request.after or "").limit(None).order_by(None)
     with engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-
-
-def _receipt_query(request: ReplayRequest, after: str):
-    # A generated receipt (worker/overdue.py, a test event) is no provider's: there is
-    # nothing to re-parse.
-    query = select(_receipts).where(_receipts.c.id > after, _receipts.c.state != GENERATED) \
-        .order_by(_receipts.c.id).limit(BATCH)
-    their_events = select(_events.c.receipt_id).where(*event_conditions(request))
-    where = request.filter
-    narrow = where.given() - {"vendor", "since", "until"}
-    if request.event_ids is not None or narrow:
-        return query.where(_receipts.c.id.in_(their_events))
-    if where.vendor is not None:
-        query = query.where(_receipts.c.vendor == where.vendor)
-    if where.since is not None:
-        query = query.where(_receipts.c.received_at >= where.since)
-    if where.until is not None:
-        query = query.where(_receipts.c.received_at < where.until)
-    return query
+        return receipts_count(conn, request.event_ids, request.filter.fields(),
+                              request.after or "")
 
 
 def _one(conn: Connection, settings: Any, receipt: Any, report: dict,
@@ -127,14 +114,12 @@ def _one(conn: Connection, settings: Any, receipt: Any, report: dict,
         events = vendor.parse(inbound, settings)
     except BadPayload as exc:
         report["still_failing"] += 1
-        conn.execute(update(_receipts).where(_receipts.c.id == receipt.id)
-                     .values(error=f"{exc.code}: {exc.message}"))
+        record_parse_error(conn, receipt.id, f"{exc.code}: {exc.message}")
         return []
     touched: set[tuple[str, str]] = set()
     owed: list[str] = []
     for event in events:
-        existing = conn.execute(select(_events).where(
-            _events.c.dedup_key == event.dedup_key)).first()
+        existing = event_by_dedup_key(conn, event.dedup_key)
         values = _values(event)
         if existing is None:
             event_id = new_id("evt")
@@ -142,7 +127,7 @@ def _one(conn: Connection, settings: Any, receipt: Any, report: dict,
             if event.message_id is not None:  # the next of its message, as ingest numbers
                 sequence = next_sequence(conn, event.vendor, event.message_id,
                                          event.dedup_key)
-            conn.execute(_events.insert(), values | {
+            insert_event(conn, values | {
                 "sequence": sequence,
                 "id": event_id, "dedup_key": event.dedup_key, "receipt_id": receipt.id,
                 "vendor": event.vendor, "received_at": receipt.received_at,
@@ -158,7 +143,7 @@ def _one(conn: Connection, settings: Any, receipt: Any, report: dict,
             if values["message_id"] != existing.message_id:  # it joins another message's order
                 values["sequence"] = None if values["message_id"] is None else renumber(
                     conn, event.vendor, values["message_id"])
-            conn.execute(update(_events).where(_events.c.id == existing.id).values(**values))
+            update_event(conn, existing.id, values)
             owed.append(existing.id)
             report["changed_count"] += 1
             if len(report["changed"]) < SHOWN_CHANGES:  # a sample: memory stays bounded
@@ -168,8 +153,7 @@ def _one(conn: Connection, settings: Any, receipt: Any, report: dict,
         if event.message_id:
             touched.add((event.vendor, event.message_id))
     if receipt.state != "parsed":
-        conn.execute(update(_receipts).where(_receipts.c.id == receipt.id)
-                     .values(state="parsed", error=None))
+        mark_parsed(conn, receipt.id)
     for vendor_name, message_id in touched:
         rebuild_status(conn, vendor_name, message_id, now)
     return owed
@@ -193,14 +177,8 @@ def _plain(value: Any) -> Any:
 def rebuild_status(conn: Connection, vendor: str, message_id: str, now: datetime) -> None:
     """Replay a message's receipts through the ladder in arrival order; the overdue mark
     stays (its one event was made)."""
-    rows = conn.execute(select(_events.c.id, _events.c.status, _events.c.data,
-                               _events.c.disposition, _events.c.occurred_at,
-                               _events.c.received_at)
-                        .where(_events.c.vendor == vendor, _events.c.message_id == message_id,
-                               _events.c.status.is_not(None))
-                        .order_by(_events.c.received_at, _events.c.id)).all()
-    this = (_status.c.vendor == vendor, _status.c.message_id == message_id)
-    overdue_at = conn.execute(select(_status.c.overdue_at).where(*this)).scalar()
+    rows = status_events(conn, vendor, message_id)
+    overdue = overdue_at(conn, vendor, message_id)
     state: dict[str, Any] | None = None
     for row in rows:
         data = row.data or {}
@@ -210,7 +188,7 @@ def rebuild_status(conn: Connection, vendor: str, message_id: str, now: datetime
             state = {"status": row.status, "event_id": row.id, "conflict_status": None,
                      "conflict_event_id": None, "first_receipt_at": row.received_at,
                      "country": None, "accepted_at": None, "delivered_at": None,
-                     "overdue_at": overdue_at}
+                     "overdue_at": overdue}
             disposition = FANOUT
         else:
             disposition = decide(state["status"], row.status, state["permanent"],
@@ -228,10 +206,6 @@ def rebuild_status(conn: Connection, vendor: str, message_id: str, now: datetime
             if row.status == DELIVERED and state["delivered_at"] is None:
                 state["delivered_at"] = row.occurred_at
         if disposition != row.disposition:
-            conn.execute(update(_events).where(_events.c.id == row.id)
-                         .values(disposition=disposition))
-    conn.execute(delete(_status).where(*this))
-    if state is not None:
-        conn.execute(_status.insert().values(vendor=vendor, message_id=message_id,
-                                             rank=STATUS_RANK[state["status"]],
-                                             updated_at=now, **state))
+            change_disposition(conn, row.id, disposition)
+    replace_status(conn, vendor, message_id, None if state is None else
+                   state | {"rank": STATUS_RANK[state["status"]], "updated_at": now})

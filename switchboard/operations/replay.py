@@ -15,16 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine
 
 from switchboard.config import Settings
-from switchboard.models import Event, Subscription
 from switchboard.operations.common import OperationError
 from switchboard.operations.events import FILTER_FIELDS, EventFilter
+from switchboard.store.operator_deliveries import subscription_state
+from switchboard.store.replay import replay_batch, replay_count
 from switchboard.worker import outbox
-
-_events = Event.__table__
-_subs = Subscription.__table__
 
 BATCH = 500
 MAX_EVENT_IDS = 10_000
@@ -105,13 +103,6 @@ def check_filter(filter_: Any) -> EventFilter:
         raise _refused(f"filter.{exc.field}", exc.message) from None
 
 
-def event_conditions(request: ReplayRequest) -> list:
-    if request.event_ids is not None:
-        return [_events.c.id.in_(request.event_ids)]
-    # A filter never resends late receipts.
-    return [_events.c.disposition == "fanout", *request.filter.conditions()]
-
-
 def _check_after(after: str | None, prefix: str) -> None:
     """A resume point of the wrong kind would silently walk everything again."""
     if after is not None and not after.startswith(prefix):
@@ -123,8 +114,7 @@ def _check_after(after: str | None, prefix: str) -> None:
 def _check_subscription(conn: Connection, subscription_id: str | None) -> None:
     if subscription_id is None:
         return
-    row = conn.execute(select(_subs.c.active, _subs.c.deleted_at)
-                       .where(_subs.c.id == subscription_id)).first()
+    row = subscription_state(conn, subscription_id)
     if row is None or row.deleted_at is not None:
         raise _refused("subscription_id", f"no subscription {subscription_id!r}", 404)
     if not row.active:
@@ -147,13 +137,10 @@ def replay(engine: Engine, settings: Settings, request: ReplayRequest, now: date
         return result
     _check_after(request.after, EVENT_PREFIX)
     result.last_event_id = request.after
-    where = event_conditions(request)
+    filters = request.filter.fields()
     while True:
         with engine.begin() as conn:
-            query = select(_events.c.id, _events.c.type, _events.c.vendor).where(*where)
-            if result.last_event_id:
-                query = query.where(_events.c.id > result.last_event_id)
-            batch = conn.execute(query.order_by(_events.c.id).limit(BATCH)).all()
+            batch = replay_batch(conn, request.event_ids, filters, result.last_event_id, BATCH)
             if not batch:
                 break
             rows = outbox.plan(conn, [outbox.Routed(e.id, e.type, e.vendor) for e in batch],
@@ -178,11 +165,8 @@ def count_matching(engine: Engine, request: ReplayRequest) -> int:
         from switchboard.operations.renormalize import count_receipts
 
         return count_receipts(engine, request)
-    query = select(func.count()).select_from(_events).where(*event_conditions(request))
-    if request.after:
-        query = query.where(_events.c.id > request.after)
     with engine.connect() as conn:
-        return conn.execute(query).scalar_one()
+        return replay_count(conn, request.event_ids, request.filter.fields(), request.after)
 
 
 def replay_from_json(engine: Engine, settings: Settings, body: Any, now: datetime) -> dict:

@@ -1,10 +1,6 @@
 """Find things for operators from one search box: an event by its id, messages by their
 id (on any vendor), and events to or from a phone number in any format phonenumbers reads,
-matched as E.164 against the event's `to` and `from`.
-
-A phone search walks ix_events_to_received and ix_events_from_received backwards, one
-per side, each stopping after a page, and merges the two: fast whatever the number's
-volume, where an OR over both would sort every match first."""
+matched as E.164 against the event's `to` and `from`."""
 
 from __future__ import annotations
 
@@ -12,11 +8,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, String, func, literal_column, select, tuple_
+from sqlalchemy import Connection
 
 from switchboard.ids import id_pattern
-from switchboard.models import Event
-from switchboard.models.functions import party_sql
 from switchboard.operations.common import (
     OperationError,
     decode_cursor,
@@ -26,11 +20,10 @@ from switchboard.operations.common import (
     text_param,
 )
 from switchboard.operations.events import summary
+from switchboard.store.events import event_by_id, events_to_or_from, messages_with_id
 from switchboard.vendors.base import e164
 
-_e = Event.__table__
 PARAMETERS = ("q", "country", "limit", "cursor", "messages_cursor")
-PARTIES = {name: literal_column(party_sql(name), String) for name in ("to", "from")}
 
 
 def phone(query: str, country: str | None) -> str | None:
@@ -57,7 +50,7 @@ def search(conn: Connection, args: Mapping[str, Any]) -> dict:
                              "messages_next_cursor": None, "phone": None, "events": [],
                              "next_cursor": None}
     if re.fullmatch(id_pattern("evt"), query):
-        row = conn.execute(select(_e).where(_e.c.id == query)).first()
+        row = event_by_id(conn, query)
         found["event"] = summary(row) if row is not None else None
     if cursor is None:
         found["messages"], found["messages_next_cursor"] = by_message_id(
@@ -71,17 +64,8 @@ def search(conn: Connection, args: Mapping[str, Any]) -> dict:
 
 def by_message_id(conn: Connection, message_id: str, limit: int,
                   cursor: tuple[Any, str] | None) -> tuple[list[dict], str | None]:
-    """Messages with this id, one a vendor, newest first by each one's first event (its
-    time and id, the keyset the cursor carries), through ix_events_message_sequence."""
-    first_at, first_id = func.min(_e.c.received_at), func.min(_e.c.id)
-    query = select(_e.c.vendor, _e.c.message_id, first_at.label("first_at"),
-                   first_id.label("first_id")) \
-        .where(_e.c.message_id == message_id).group_by(_e.c.vendor, _e.c.message_id) \
-        .order_by(first_at.desc(), first_id.desc()).limit(limit + 1)
-    if cursor is not None:
-        query = query.having(tuple_(first_at, first_id) < tuple_(
-            *cursor, types=(_e.c.received_at.type, _e.c.id.type)))
-    rows, next_cursor = page(conn.execute(query).all(), limit,
+    """Messages with this id, one a vendor, newest first by each one's first event."""
+    rows, next_cursor = page(messages_with_id(conn, message_id, cursor, limit + 1), limit,
                              lambda r: (r.first_at, r.first_id))
     return [{"vendor": r.vendor, "message_id": r.message_id} for r in rows], next_cursor
 
@@ -89,16 +73,6 @@ def by_message_id(conn: Connection, message_id: str, limit: int,
 def by_phone(conn: Connection, number: str, limit: int,
              cursor: tuple[Any, str] | None) -> tuple[list[dict], str | None]:
     """Events to or from `number`, newest first, keyset-paged."""
-    key = tuple_(_e.c.received_at, _e.c.id)
-    rows: dict[str, Any] = {}
-    for party in PARTIES.values():
-        query = select(_e).where(party == number) \
-            .order_by(_e.c.received_at.desc(), _e.c.id.desc()).limit(limit + 1)
-        if cursor is not None:
-            query = query.where(key < tuple_(*cursor, types=(_e.c.received_at.type,
-                                                             _e.c.id.type)))
-        for row in conn.execute(query):
-            rows[row.id] = row  # to and from the same number: one row
-    merged = sorted(rows.values(), key=lambda r: (r.received_at, r.id), reverse=True)
-    shown, next_cursor = page(merged[:limit + 1], limit, lambda r: (r.received_at, r.id))
+    shown, next_cursor = page(events_to_or_from(conn, number, cursor, limit + 1), limit,
+                              lambda r: (r.received_at, r.id))
     return [summary(row) for row in shown], next_cursor

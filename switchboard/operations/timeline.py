@@ -4,13 +4,11 @@ deliveries. admin.messages gives the status and history; this adds the deliverie
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from switchboard.models import Delivery
 from switchboard.operations.events import delivery_json
 from switchboard.operations.messages import get_message
-
-_d = Delivery.__table__
+from switchboard.store.events import deliveries_of
 
 
 def timeline(conn: Connection, vendor: str, message_id: str) -> dict:
@@ -18,8 +16,7 @@ def timeline(conn: Connection, vendor: str, message_id: str) -> dict:
     ids = [event["id"] for event in message["history"]]
     deliveries: dict[str, list[dict]] = {event_id: [] for event_id in ids}
     if ids:
-        for row in conn.execute(select(_d).where(_d.c.event_id.in_(ids))
-                                .order_by(_d.c.created_at, _d.c.id)):
+        for row in deliveries_of(conn, ids):
             deliveries[row.event_id].append(delivery_json(row))
     # The steps the status took: each receipt that moved it (fan-out), in order.
     steps = [{"status": e["status"], "at": e["occurred_at"] or e["received_at"],
