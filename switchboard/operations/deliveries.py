@@ -20,12 +20,8 @@ from switchboard.operations.common import (
     reject_unknown,
 )
 from switchboard.operations.events import delivery_json
-from switchboard.store.operator_deliveries import (
-    deliveries_page,
-    delivery_by_id,
-    requeue,
-    subscription_state,
-)
+from switchboard.store.operator_deliveries import deliveries_page, delivery_by_id, requeue
+from switchboard.store.subscriptions import subscription
 from switchboard.store.wakeup import wake_workers
 
 STATES = ("pending", "succeeded", "dead", "cancelled")
@@ -64,7 +60,7 @@ def retry(conn: Connection, delivery_id: str, now: datetime) -> dict:
         raise OperationError("id", f"delivery {delivery_id} is {row.state}; only dead or "
                              "cancelled deliveries can be retried", 409, "not_retryable")
     if row.subscription_id is not None:
-        sub = subscription_state(conn, row.subscription_id)
+        sub = subscription(conn, row.subscription_id, include_deleted=True)
         if sub is None or sub.deleted_at is not None or not sub.active:
             # The worker would only cancel it again.
             raise OperationError("subscription_id", f"subscription {row.subscription_id} is "

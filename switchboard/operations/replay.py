@@ -20,8 +20,8 @@ from sqlalchemy import Connection, Engine
 from switchboard.config import Settings
 from switchboard.operations.common import OperationError
 from switchboard.operations.events import FILTER_FIELDS, EventFilter
-from switchboard.store.operator_deliveries import subscription_state
 from switchboard.store.replay import replay_batch, replay_count
+from switchboard.store.subscriptions import subscription
 from switchboard.worker import outbox
 
 BATCH = 500
@@ -114,7 +114,7 @@ def _check_after(after: str | None, prefix: str) -> None:
 def _check_subscription(conn: Connection, subscription_id: str | None) -> None:
     if subscription_id is None:
         return
-    row = subscription_state(conn, subscription_id)
+    row = subscription(conn, subscription_id, include_deleted=True)
     if row is None or row.deleted_at is not None:
         raise _refused("subscription_id", f"no subscription {subscription_id!r}", 404)
     if not row.active:

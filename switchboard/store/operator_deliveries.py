@@ -41,13 +41,6 @@ def delivery_by_id(conn: Connection, delivery_id: str) -> Any:
     return conn.execute(select(_d).where(_d.c.id == delivery_id)).first()
 
 
-def subscription_state(conn: Connection, subscription_id: str) -> Any:
-    """(active, deleted_at) of a subscription, or None: whether deliveries may be owed to it
-    again (a retry, a replay)."""
-    return conn.execute(select(_s.c.active, _s.c.deleted_at)
-                        .where(_s.c.id == subscription_id)).first()
-
-
 def requeue(conn: Connection, delivery_id: str, state: str, now: datetime) -> bool:
     """Put the delivery back in the queue, due now, unleased, with its attempts reset, if it
     is still in `state`; whether it was."""
