@@ -212,6 +212,13 @@ def test_unknown_override_is_refused():
         load_settings(environ={}, overrides={"vendor_secrets": {"honkio_secrets": ("x",)}})
 
 
+@pytest.mark.parametrize("values", ["whk_a_secret", ("whk_a_secret", ""), ["whk_a_secret"]])
+def test_a_vendors_secrets_override_is_a_tuple_of_strings(values):
+    """A bare string would be read one character at a time: every letter a valid key."""
+    with pytest.raises(ConfigError, match=r"vendor_secrets\['honkio'\] must be a tuple"):
+        load_settings(environ={}, overrides={"vendor_secrets": {"honkio": values}})
+
+
 def test_phonify_api_url_without_its_key_is_one_line():
     with pytest.raises(ConfigError) as raised:
         load_settings(environ={"SWITCHBOARD_PHONIFY_API_URL": "http://127.0.0.1:9/api"})

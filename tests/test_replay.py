@@ -328,3 +328,18 @@ def test_replay_cli(app, client, engine, settings, frozen_clock):
     assert runner.invoke(cli, ["replay"]).exit_code != 0
     bad = runner.invoke(cli, ["replay", "--since", "soon"])
     assert bad.exit_code != 0 and "filter.since" in bad.output
+
+
+def test_every_event_filter_field_becomes_a_condition_and_no_other_is_ignored():
+    """A filter field the store did not know would match everything: a replay meant for one
+    vendor's events would send every event."""
+    from datetime import UTC, datetime
+
+    from switchboard.operations.events import FILTER_FIELDS
+    from switchboard.store.events import matching
+
+    moment = datetime(2026, 11, 22, tzinfo=UTC)
+    given = {name: moment if name in ("since", "until") else "x" for name in FILTER_FIELDS}
+    assert len(matching(given)) == len(FILTER_FIELDS)
+    with pytest.raises(ValueError, match="'vendors'"):
+        matching({"vendors": "honkio"})

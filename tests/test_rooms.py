@@ -12,7 +12,10 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "switchboard"
 # What builds a statement: SQLAlchemy Core's constructors and raw SQL.
 BUILDERS = {"select", "insert", "update", "delete", "text", "func", "exists", "bindparam",
-            "tuple_", "and_", "or_", "literal", "case", "union_all", "column", "table"}
+            "tuple_", "and_", "or_", "not_", "literal", "literal_column", "case", "cast",
+            "null", "union_all", "column", "table"}
+# What runs SQL without a builder: a string on the driver, or a table's own insert().
+RAW = {"exec_driver_sql", "__table__"}
 SCHEMA = ("store", "models", "migrations")
 
 
@@ -30,6 +33,8 @@ def _builder_imports(tree: ast.AST) -> list[str]:
         elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
                 and node.value.id in {"sa", "sqlalchemy"} and node.attr in BUILDERS:
             found.append(f"{node.value.id}.{node.attr}")
+    found += [f"line {node.lineno}: .{node.attr}" for node in ast.walk(tree)
+              if isinstance(node, ast.Attribute) and node.attr in RAW]
     return found
 
 
@@ -51,6 +56,7 @@ def test_only_store_asks_which_database(path):
 
 def test_the_checks_see_a_statement_and_a_dialect_question():
     tree = ast.parse("from sqlalchemy import select, Connection\n"
-                     "def f(conn):\n    return conn.dialect.name\n")
-    assert _builder_imports(tree) == ["from sqlalchemy import select"]
+                     "def f(conn):\n    return conn.dialect.name\n"
+                     "def g(conn):\n    conn.exec_driver_sql('DELETE FROM events')\n")
+    assert _builder_imports(tree) == ["from sqlalchemy import select", "line 5: .exec_driver_sql"]
     assert _dialect_questions(tree) == ["line 3: .dialect"]

@@ -13,11 +13,11 @@ import logging
 
 from flask import Blueprint, Response, current_app, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
 
 from switchboard.api.errors import error_response
 from switchboard.models import migrate
 from switchboard.observability.metrics import scrape_registry
-from switchboard.store.db import DATABASE_ERRORS
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger("switchboard.health")
@@ -33,7 +33,7 @@ def readyz():
     engine = current_app.extensions["switchboard"].engine
     try:
         current = migrate.is_current(engine)
-    except DATABASE_ERRORS as exc:
+    except SQLAlchemyError as exc:  # a probe: any failure to read is "down"
         log.warning("not ready: database unavailable: %s", type(exc).__name__)
         return error_response(503, "database_unavailable", "the database does not answer")
     if not current:

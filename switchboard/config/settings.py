@@ -1,4 +1,4 @@
-"""The settings table of DESIGN.md as one frozen dataclass, and its parser. Each registered
+"""The settings table of README (Settings) as one frozen dataclass, and its parser. Each registered
 vendor's secrets or URL tokens come from its own variable, named after the vendor
 (vendor_variable), so a new provider module needs no line here."""
 
@@ -168,7 +168,7 @@ class Settings:
 
 
 def vendor_variable(vendor: Vendor) -> str:
-    """Where a vendor's proof is set, comma-separated for rotation (DESIGN.md names them):
+    """Where a vendor's proof is set, comma-separated for rotation (README's Settings names them):
     SWITCHBOARD_<NAME>_TOKENS when it takes a URL token, else SWITCHBOARD_<NAME>_SECRETS."""
     return f"{PREFIX}{vendor.name.upper()}_{'TOKENS' if vendor.uses_token else 'SECRETS'}"
 
@@ -215,6 +215,10 @@ def _check_vendors(settings: Settings) -> None:
     if unknown:
         raise ConfigError(f"unknown vendor {unknown[0]!r} in vendor_secrets; registered: "
                           + ", ".join(sorted(VENDORS)))
+    for name, values in settings.vendor_secrets.items():
+        # A bare string would be taken one character at a time: each letter a key.
+        if not isinstance(values, tuple) or not all(isinstance(v, str) and v for v in values):
+            raise ConfigError(f"vendor_secrets[{name!r}] must be a tuple of non-empty strings")
 
 
 def _check_tokens(settings: Settings) -> None:

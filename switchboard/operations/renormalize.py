@@ -21,10 +21,10 @@ from switchboard.router.projection import (
     PENDING_STATUSES,
     decide,
 )
+from switchboard.store.events import insert_event
 from switchboard.store.replay import (
     change_disposition,
     event_by_dedup_key,
-    insert_event,
     mark_parsed,
     overdue_at,
     receipts_batch,

@@ -20,7 +20,8 @@ from switchboard.ids import new_id
 from switchboard.models.tables import GENERATED
 from switchboard.operations import subscriptions as subs
 from switchboard.operations.common import OperationError
-from switchboard.store.generated import insert_event, insert_receipts
+from switchboard.store.events import insert_event
+from switchboard.store.generated import insert_receipts
 from switchboard.worker import outbox
 
 TEST_TYPE = "switchboard.test"

@@ -37,7 +37,11 @@ def older_than(after: tuple[datetime, str], moment: Any, row_id: Any) -> Any:
 
 def matching(filters: Mapping[str, Any]) -> list:
     """WHERE clauses on events for an event filter's fields: vendor, type, status and
-    message_id equal; received at or after `since`, before `until`."""
+    message_id equal; received at or after `since`, before `until`. A field it does not know
+    is refused: ignored, it would widen a replay to every event."""
+    unknown = set(filters) - {*_EQUAL, "since", "until"}
+    if unknown:
+        raise ValueError(f"no event filter field {sorted(unknown)[0]!r}")
     where = [_e.c[name] == filters[name] for name in _EQUAL if filters.get(name) is not None]
     if filters.get("since") is not None:
         where.append(_e.c.received_at >= filters["since"])
@@ -124,3 +128,9 @@ def events_to_or_from(conn: Connection, number: str, after: tuple[datetime, str]
             rows[row.id] = row  # to and from the same number: one row
     merged = sorted(rows.values(), key=lambda r: (r.received_at, r.id), reverse=True)
     return merged[:limit]
+
+
+def insert_event(conn: Connection, row: Mapping[str, Any]) -> None:
+    """One event row, every column given, off the hot path (a receipt parsed again, an event
+    Switchboard makes itself); callbacks insert theirs through store/statements.py."""
+    conn.execute(_e.insert(), dict(row))

@@ -20,11 +20,6 @@ def insert_receipts(conn: Connection, rows: list[dict[str, Any]]) -> None:
     conn.execute(_r.insert(), rows)
 
 
-def insert_event(conn: Connection, row: dict[str, Any]) -> None:
-    """An event row with every column but its sequence (it has no message)."""
-    conn.execute(_e.insert(), row)
-
-
 def insert_sequenced_event(conn: Connection, row: dict[str, Any]) -> bool:
     """An event of a message, given its message's next sequence as a receipt's would be,
     unless an event with its dedup_key is stored (then no number is taken and the unique key

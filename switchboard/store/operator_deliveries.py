@@ -1,6 +1,6 @@
 """Deliveries as operators see and handle them: a page of them (newest first, keyset-paged as
-store/events.py says), one delivery, the state of the subscription one goes to, and a
-dead or cancelled one put back in the queue."""
+store/events.py says), one delivery, and a dead or cancelled one put back in the queue.
+The worker's side of deliveries (claim, lease, record) is store/deliveries.py."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from switchboard.models import Delivery, Event, Subscription
+from switchboard.models import Delivery, Event
 from switchboard.store.events import older_than
 
 _d = Delivery.__table__
 _e = Event.__table__
-_s = Subscription.__table__
 
 
 def deliveries_page(conn: Connection, state: str | None, event_id: str | None,

@@ -1,6 +1,7 @@
 """The console home's reads of the last day, each counted into hourly buckets by the database
 over one index range: receipts by state and time, deliveries by state and time (24 counts
-a key come back, not a day of rows)."""
+a key come back, not a day of rows), and the worker's lag: how long deliveries waited for
+their first attempt."""
 
 from __future__ import annotations
 

@@ -112,11 +112,6 @@ def event_by_dedup_key(conn: Connection, dedup_key: str) -> Any:
     return conn.execute(select(_events).where(_events.c.dedup_key == dedup_key)).first()
 
 
-def insert_event(conn: Connection, values: Mapping[str, Any]) -> None:
-    """A new event from a receipt parsed again (every column given)."""
-    conn.execute(_events.insert(), dict(values))
-
-
 def update_event(conn: Connection, event_id: str, values: Mapping[str, Any]) -> None:
     """A stored event's columns as parsing its receipt again gives them."""
     conn.execute(update(_events).where(_events.c.id == event_id).values(**values))
@@ -138,7 +133,7 @@ def _this(vendor: str, message_id: str) -> tuple:
 
 
 def overdue_at(conn: Connection, vendor: str, message_id: str) -> datetime | None:
-    """When the message was marked overdue, if it was (or has no status row)."""
+    """When the message was marked overdue; None when it was not, or has no status row."""
     return conn.execute(select(_status.c.overdue_at).where(*_this(vendor, message_id))).scalar()
 
 

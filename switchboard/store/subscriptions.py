@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, tuple_, update
+from sqlalchemy import Connection, select, update
 
 from switchboard.models import Subscription
+from switchboard.store.events import older_than
 
 _s = Subscription.__table__
 
@@ -42,8 +43,7 @@ def subscriptions_page(conn: Connection, limit: int,
     query = select(_s).where(_s.c.deleted_at.is_(None)) \
         .order_by(_s.c.created_at.desc(), _s.c.id.desc())
     if before is not None:
-        query = query.where(tuple_(_s.c.created_at, _s.c.id) < tuple_(
-            *before, types=(_s.c.created_at.type, _s.c.id.type)))
+        query = query.where(older_than(before, _s.c.created_at, _s.c.id))
     return conn.execute(query.limit(limit)).all()
 
 
