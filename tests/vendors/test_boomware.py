@@ -73,6 +73,8 @@ CASES = [
     *[Case(f"call {s}", body_with(CALL, status=s), 200, t)
       for s, t in (("BUSY", "call.busy"), ("NO ANSWER", "call.no_answer"),
                    ("FAILED", "call.failed"), ("COMPLETED", "call.completed"))],
+    Case("call status without a letter or digit", body_with(CALL, status="--"), 200,
+         "call.unknown"),
     Case("call with only sipStatus", body_with(DLR, status="RINGING", sipStatus=180), 200,
          "call.ringing"),
     # inbound SMS
@@ -96,7 +98,7 @@ CASES = [
          configured=False),
     # body
     Case("malformed JSON", b'{"requestId": "wp9", ', 400, "malformed_json"),
-    Case("body is a list", b"[1, 2]", 400, "invalid_field"),
+    Case("body is a list", b"[1, 2]", 400, "invalid_field", message="body must be an object"),
     *[Case(f"DLR missing {name}", body_with(DLR, drop=name), 400, "missing_field", field=name)
       for name in ("requestId", "status", "timestamp")],
     *[Case(f"call missing {name}", body_with(CALL, drop=name), 400, "missing_field",
@@ -107,6 +109,13 @@ CASES = [
          field="status"),
     Case("timestamp not a time", body_with(DLR, timestamp="yesterday"), 400, "invalid_field",
          field="timestamp", message="field 'timestamp' must be Unix seconds"),
+    *[Case(f"{name} timestamp not a time", body_with(sample, timestamp="yesterday"), 400,
+           "invalid_field", field="timestamp", message="field 'timestamp' must be Unix seconds")
+      for name, sample in (("call", CALL), ("inbound", INBOUND))],
+    Case("timestamp true", body_with(DLR, timestamp=True), 400, "invalid_field",
+         field="timestamp", message="field 'timestamp' has the wrong type"),
+    Case("requestId true", body_with(DLR, requestId=True), 400, "invalid_field",
+         field="requestId"),
     Case("timestamp past year 9999", body_with(DLR, timestamp=10**13), 400, "invalid_field",
          field="timestamp"),
     # int() refuses a string of over 4,300 digits, and "²" is a digit it cannot read
@@ -121,6 +130,8 @@ CASES = [
          "message.delivered"),
     Case("messageId holding a NUL", body_with(INBOUND, messageId="a\x00b"), 400,
          "invalid_field", field="messageId"),
+    Case("call status as long as a type holds", body_with(CALL, status="A" * 59), 200,
+         "call." + "a" * 59),
     Case("call status too long for a type", body_with(CALL, status="A" * 60), 400,
          "invalid_field", field="status"),
     Case("call requestId of 201 characters", body_with(CALL, requestId="r" * 201), 400,
@@ -191,6 +202,23 @@ def test_resend_is_200_duplicate(client, engine, frozen_clock, sample):
     assert again.get_json() == {"status": "duplicate", "event_ids": first["event_ids"]}
     assert len(rows(engine, "SELECT id FROM events")) == 1
     assert len(rows(engine, "SELECT id FROM receipts")) == 1
+
+
+@pytest.mark.parametrize(("sample", "changes"), [
+    # DLRs and call statuses have no id of their own: in one second, another status of the
+    # same request, or the same status of another request, is news
+    (DLR, {"status": "SENT"}), (DLR, {"requestId": "wp9-other"}),
+    (CALL, {"status": "BUSY"}), (CALL, {"requestId": "wp9-other"}),
+    # two SMS to our number in the same second
+    (INBOUND, {"messageId": "fffeee-other"}),
+])
+def test_another_callback_in_the_same_second_is_stored(client, engine, frozen_clock, sample,
+                                                       changes):
+    for body in (sample_bytes(sample), body_with(sample, **changes)):
+        answer = client.post(f"/webhooks/boomware/{TOKEN}", data=body,
+                             headers={"Content-Type": "application/json"})
+        assert answer.get_json()["status"] == "accepted"
+    assert len(rows(engine, "SELECT id FROM events")) == 2
 
 
 def test_same_status_later_is_a_new_receipt(client, engine, frozen_clock):

@@ -67,6 +67,7 @@ class Case:
     numbers: tuple[str, ...] = OURS  # SWITCHBOARD_PHONIFY_NUMBERS of the app
     data: dict[str, Any] | None = None  # expected in the (first) event's data
     occurred_at: str | None = None  # expected occurred_at of the (first) event
+    message: str | None = None  # the error's message, which tells the provider what to fix
 
 
 # Copied from ../shared/vendors/CALLBACKS.md, "Phonify", states: vendor value -> ours.
@@ -99,6 +100,11 @@ CASES = [
          "message.received", data=RECEIVED_DATA),
     Case("received: to our number written nationally", received(to="911 00 00 00"), 200,
          "message.received", data=RECEIVED_DATA),
+    # origin is an object with a number; a relay may send the bare number
+    Case("received: origin a bare number", received(origin="34600000000"), 200,
+         "message.received", data=RECEIVED_DATA),
+    Case("received: origin's number not a number", received(origin=CUSTOMER | {"number": True}),
+         200, "message.received", data=RECEIVED_DATA | {"from": None}),
     Case("received: unconfirmed", received(state="unconfirmed"), 200, "message.received",
          data=RECEIVED_DATA | {"vendor_status": "unconfirmed"}),
     Case("received among sent in one list", json.dumps([message(), RECEIVED]).encode(), 200,
@@ -134,7 +140,8 @@ CASES = [
          configured=False),
     # body
     Case("malformed JSON", b'{"id": "5f1c", ', 400, "malformed_json"),
-    Case("an empty list", b"[]", 400, "invalid_field"),
+    Case("an empty list", b"[]", 400, "invalid_field",
+         message="body is an empty list of messages"),
     Case("a string", b'"sent"', 400, "invalid_field"),
     Case("a list holding a string", b'["sent"]', 400, "invalid_field", field="[0]"),
     *[Case(f"missing {name}", body_with(drop=name), 400, "missing_field", field=name)

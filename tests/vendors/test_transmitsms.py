@@ -45,6 +45,7 @@ class Case:
     normalised: str | None = None
     error_code: str | None = None
     body: bytes | None = None  # a POST body other than the form of `query`
+    data: dict | None = None  # expected in the (first) event's data
 
 
 def both(case: Case) -> list[Case]:
@@ -83,6 +84,10 @@ CASES = [
     Case("reply with an empty text", query_with(REPLY, response=""), 200, "message.received"),
     Case("reply not to a message", query_with(REPLY, drop="message_id"), 200,
          "message.received"),
+    Case("reply without a response field", query_with(REPLY, drop="response"), 200,
+         "message.received", data={"text": ""}),
+    Case("reply to a message_id of 201 characters", query_with(REPLY, message_id="9" * 201),
+         400, "invalid_field", field="message_id"),
     # proof
     *both(Case("missing token", query_with(DLR), 401, "invalid_token", token=None)),
     Case("wrong token", query_with(DLR), 401, "invalid_token", token="tx-token-x"),
@@ -220,8 +225,10 @@ def test_sample_is_accepted(client, engine, frozen_clock, type_):
     answer = client.open(sample.path, method=sample.method, query_string=sample.query_string,
                          data=sample.body, headers=sample.headers)
     assert answer.status_code == 200, answer.get_json()
-    types = [r["type"] for r in rows(engine, "SELECT type FROM events ORDER BY id")]
-    assert types[-1] == type_
+    stored = rows(engine, "SELECT type, raw FROM events ORDER BY id")
+    assert stored[-1]["type"] == type_
+    # What simulate sends is what the provider sends: the fields in the query, no body.
+    assert as_json(stored[-1]["raw"]) == dict(parse_qsl(sample.query_string))
 
 
 def test_status_map_holds_only_the_documented_values():

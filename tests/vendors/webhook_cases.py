@@ -54,6 +54,8 @@ def check_callback(answer: Any, engine: Any, case: Any, vendor: str,
         if expected["occurred_at"]:
             assert load_event(engine, first["id"])["occurred_at"] == expected["occurred_at"]
         assert [r["state"] for r in receipts] == ["parsed"]
+        # The request id the answer and the logs carry finds the stored callback.
+        assert receipts[0]["request_id"] == answer.headers["X-Request-ID"]
         return events, receipts
     assert body["error"]["code"] == case.code
     assert events == []
@@ -66,6 +68,7 @@ def check_callback(answer: Any, engine: Any, case: Any, vendor: str,
     assert [r["state"] for r in receipts] == (["failed"] if case.status == 400 else [])
     if case.status == 400:
         assert receipts[0]["error"].startswith(case.code)
+        assert receipts[0]["request_id"] == answer.headers["X-Request-ID"]
         if sent is not None:
             assert bytes(receipts[0]["body"]) == sent
     return events, receipts
