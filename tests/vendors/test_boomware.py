@@ -41,6 +41,7 @@ class Case:
     configured: bool = True  # False: the app has no Boomware tokens at all
     data: dict | None = None  # expected in the event's data
     message: str | None = None  # the error's message, which tells the provider what to fix
+    occurred_at: str | None = None  # as subscribers see it
 
 
 # Copied from ../shared/vendors/CALLBACKS.md, "Boomware", delivery receipt statuses:
@@ -58,7 +59,7 @@ CASES = [
     Case("DLR unmapped status", body_with(DLR, status="BUFFERED"), 200, "message.unknown",
          vendor_status="BUFFERED", normalised="unknown"),
     Case("DLR as documented", sample_bytes(DLR), 200, "message.delivered",
-         vendor_status="DELIVERED", normalised="delivered",
+         vendor_status="DELIVERED", normalised="delivered", occurred_at="2022-07-01T09:06:04Z",
          data={"message_id": "wp9RPWDGZkskBrVeTc4lgNCc4e79fc65", "to": "+37200911211",
                "mccmnc": "282002"}),
     # a receipt is told by its requestId, whatever else it carries
@@ -136,6 +137,11 @@ CASES = [
          "invalid_field", field="status"),
     Case("call requestId of 201 characters", body_with(CALL, requestId="r" * 201), 400,
          "invalid_field", field="requestId"),
+    # the hashed dedup key fits its 200-character column beside the longest id (PostgreSQL)
+    Case("call requestId of 200 characters", body_with(CALL, requestId="r" * 200), 200,
+         "call.answered"),
+    Case("inbound messageId of 200 characters", body_with(INBOUND, messageId="m" * 200), 200,
+         "message.received"),
 ]
 
 
@@ -221,10 +227,11 @@ def test_another_callback_in_the_same_second_is_stored(client, engine, frozen_cl
     assert len(rows(engine, "SELECT id FROM events")) == 2
 
 
-def test_same_status_later_is_a_new_receipt(client, engine, frozen_clock):
-    client.post(f"/webhooks/boomware/{TOKEN}", data=sample_bytes(DLR),
+@pytest.mark.parametrize("sample", [DLR, CALL])
+def test_same_status_later_is_a_new_receipt(client, engine, frozen_clock, sample):
+    client.post(f"/webhooks/boomware/{TOKEN}", data=sample_bytes(sample),
                 headers={"Content-Type": "application/json"})
-    later = body_with(DLR, timestamp=1656666999)
+    later = body_with(sample, timestamp=1656666999)
     answer = client.post(f"/webhooks/boomware/{TOKEN}", data=later,
                          headers={"Content-Type": "application/json"})
     assert answer.get_json()["status"] == "accepted"
@@ -236,11 +243,15 @@ def test_same_status_later_is_a_new_receipt(client, engine, frozen_clock):
 def test_sample_is_accepted(client, engine, frozen_clock, type_):
     sample = boomware.vendor.sample(type_, SECRETS["boomware_tokens"], frozen_clock())
     assert sample.path == f"/webhooks/boomware/{TOKEN}"
+    # sent as `simulate` sends it
     answer = client.open(sample.path, method=sample.method, data=sample.body,
-                         headers=sample.headers)
+                         headers=sample.headers, query_string=sample.query_string)
     assert answer.status_code == 200, answer.get_json()
     (stored,) = rows(engine, "SELECT type FROM events")
     assert stored["type"] == type_
+    # Boomware POSTs JSON to the bare callback URL: nothing in the query string.
+    (receipt,) = rows(engine, "SELECT query_string FROM receipts")
+    assert receipt["query_string"] is None
 
 
 def test_status_map_holds_only_the_documented_values():

@@ -228,3 +228,15 @@ def test_status_map_holds_only_the_documented_values():
     """The table above drives the requests; this keeps the module from mapping a value the
     documentation does not (an undocumented value must arrive as `unknown`)."""
     assert honkio.STATUS_MAP == {s.lower(): n for s, n in DOCUMENTED.items()}
+
+
+@pytest.mark.parametrize("type_", ["message.delivered", "message.failed", "message.received"])
+def test_sample_is_accepted(client, engine, frozen_clock, type_):
+    sample = honkio.vendor.sample(type_, SECRETS["honkio_secrets"], frozen_clock())
+    assert (sample.method, sample.path) == ("POST", "/webhooks/honkio")
+    # sent as `simulate` sends it: signed as HonkIO signs
+    answer = client.open(sample.path, method=sample.method, data=sample.body,
+                         headers=sample.headers, query_string=sample.query_string)
+    assert answer.status_code == 200, answer.get_json()
+    (stored,) = rows(engine, "SELECT type FROM events")
+    assert stored["type"] == type_

@@ -308,11 +308,15 @@ def test_one_list_moving_one_message_twice(client, engine, frozen_clock, states,
 def test_sample_is_accepted(client, engine, frozen_clock, type_):
     sample = phonify.vendor.sample(type_, SECRETS["phonify_tokens"], frozen_clock())
     assert sample.path == f"/webhooks/phonify/{TOKEN}"
+    # sent as `simulate` sends it
     answer = client.open(sample.path, method=sample.method, data=sample.body,
-                         headers=sample.headers)
+                         headers=sample.headers, query_string=sample.query_string)
     assert answer.status_code == 200, answer.get_json()
     (stored,) = rows(engine, "SELECT type FROM events")
     assert stored["type"] == type_
+    # A relay POSTs one message object: nothing in the query string.
+    (receipt,) = rows(engine, "SELECT query_string FROM receipts")
+    assert receipt["query_string"] is None
 
 
 def test_status_map_holds_only_the_documented_values():

@@ -46,6 +46,7 @@ class Case:
     error_code: str | None = None
     body: bytes | None = None  # a POST body other than the form of `query`
     data: dict | None = None  # expected in the (first) event's data
+    message: str | None = None  # the error's message, which tells the provider what to fix
 
 
 def both(case: Case) -> list[Case]:
@@ -106,12 +107,16 @@ CASES = [
     *[Case(f"reply missing {name}", query_with(REPLY, drop=name), 400, "missing_field",
            field=name) for name in ("response_id", "mobile", "datetime_entry")],
     Case("DLR datetime not a time", query_with(DLR, datetime="yesterday"), 400,
-         "invalid_field", field="datetime"),
+         "invalid_field", field="datetime",
+         message="field 'datetime' is not a UTC time 'YYYY-MM-DD HH:MM:SS'"),
     Case("reply datetime in another format", query_with(REPLY, datetime_entry="15/01/2024"),
          400, "invalid_field", field="datetime_entry"),
     # what the id columns cannot hold is the caller's 400, not our 503
     Case("DLR message_id of 201 characters", query_with(DLR, message_id="9" * 201), 400,
          "invalid_field", field="message_id"),
+    # the hashed dedup key fits its 200-character column beside the longest id (PostgreSQL)
+    Case("DLR message_id of 200 characters", query_with(DLR, message_id="9" * 200), 200,
+         "message.delivered"),
     Case("response_id too long for the opt-out key", query_with(OPTOUT, response_id="9" * 182),
          400, "invalid_field", field="response_id"),
     Case("response_id as long as fits", query_with(OPTOUT, response_id="9" * 181), 200,
@@ -192,6 +197,18 @@ def test_retry_is_200_duplicate(client, engine, frozen_clock, sample):
     assert again.get_json() == {"status": "duplicate", "event_ids": first["event_ids"]}
     assert len(rows(engine, "SELECT id FROM events")) == len(first["event_ids"])
     assert len(rows(engine, "SELECT id FROM receipts")) == 1
+
+
+@pytest.mark.parametrize("changes", [
+    # DLRs have no id of their own: another message's receipt in the same second, or the
+    # same status of the same message later (a second attempt), is news
+    {"message_id": "7654321"}, {"datetime": "2024-01-15 12:30:00"},
+])
+def test_another_receipt_like_the_first_is_stored(client, engine, frozen_clock, changes):
+    for query in (query_with(DLR), query_with(DLR, **changes)):
+        answer = client.get(f"/webhooks/transmitsms/{TOKEN}", query_string=query)
+        assert answer.get_json()["status"] == "accepted"
+    assert len(rows(engine, "SELECT id FROM events")) == 2
 
 
 def test_two_statuses_in_the_same_second_are_two_receipts(client, engine, frozen_clock):
