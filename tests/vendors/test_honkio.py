@@ -50,6 +50,7 @@ class Case:
     normalised: str | None = None
     data: dict | None = None  # expected in the event's data
     message: str | None = None  # the error's message, which tells the provider what to fix
+    occurred_at: str | None = None  # as subscribers see it: the body's `created`
 
 
 SAMPLE = sample_bytes("honkio-delivered.json")
@@ -75,7 +76,8 @@ CASES = [
          normalised="delivered"),
     Case("inbound", body_with(type_="message.received", data_drop="status",
                               **{"from": "16135550123", "body": "hi"}), 200, "message.received",
-         data={"direction": "inbound", "from": "+16135550123", "text": "hi"}),
+         data={"direction": "inbound", "from": "+16135550123", "text": "hi"},
+         occurred_at="2024-01-15T12:00:00Z"),
     # CALLBACKS.md: an inbound message carries its words in `body` or in `text`
     Case("inbound with text, not body",
          body_with(type_="message.received", data_drop="status",
@@ -92,7 +94,9 @@ CASES = [
          "verification.completed"),
     Case("verification event keeps its status",
          body_with("verified", type_="verification.completed"), 200, "verification.completed",
-         vendor_status="verified", data={"status": None}),
+         vendor_status="verified", occurred_at="2024-01-15T12:00:00Z",
+         data={"status": None, "message_id": "msg_01HXYZ7M8N9P0Q1R2S3T4V5W6X",
+               "to": "+16135550199"}),
     Case("blocked carries its 451 code", body_with("blocked", error_code="NO_CONSENT"), 200,
          "message.rejected", vendor_status="blocked", normalised="rejected",
          data={"error_code": "NO_CONSENT"}),
@@ -162,8 +166,11 @@ def send(client, case: Case):
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.label)
 def test_callback(client, engine, frozen_clock, case):
-    check_callback(send(client, case), engine, case, "honkio", lambda: [json.loads(case.body)],
-                   sent=case.body)
+    events, _ = check_callback(send(client, case), engine, case, "honkio",
+                               lambda: [json.loads(case.body)], sent=case.body)
+    if case.status == 200:
+        (stored,) = events
+        assert stored["vendor_event_id"] == json.loads(case.body)["id"]
 
 
 def test_signature_vector():
