@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from switchboard.event_rows import load_event
+from switchboard.operations.replay import ReplayRequest, check_filter, replay
 from switchboard.vendors import canary
 from tests.conftest import FROZEN_AT, SECRETS, rows
 from tests.signing import canary_headers, sample_bytes, sample_json
@@ -79,7 +80,7 @@ CASES = [
          body_with(type_="message.sent", data_drop="status"), 200, "message.sent",
          vendor_status="sent", normalised="sent"),
     Case("email.opened keeps its type", body_with(type_="email.opened", data_drop="status"),
-         200, "email.opened", data={"direction": None}),
+         200, "email.opened", data={"direction": None}, occurred_at="2024-01-01T12:00:00Z"),
     Case("email.clicked keeps its type", body_with(type_="email.clicked", data_drop="status"),
          200, "email.clicked"),
     Case("call.completed keeps its type", body_with("completed", type_="call.completed"), 200,
@@ -88,6 +89,10 @@ CASES = [
                                       **{"from": "+15557654321"}), 200, "message.received",
          data={"direction": "inbound", "from": "+15557654321", "text": "hi",
                "message_id": "msg_abc123"}),
+    # undocumented by Canary, read as HonkIO's (CALLBACKS.md "HonkIO")
+    Case("account_id when Canary sends one",
+         json.dumps(json.loads(BODY) | {"account_id": "acc_1"}).encode(), 200,
+         "message.delivered", data={"account_id": "acc_1"}),
     Case("failure carries its error code", body_with("failed", error_code="30003"), 200,
          "message.failed", vendor_status="failed", normalised="failed",
          data={"error_code": "30003"}),
@@ -296,3 +301,16 @@ def test_sample_is_accepted(client, engine, frozen_clock, type_):
     assert answer.status_code == 200, answer.get_json()
     (stored,) = rows(engine, "SELECT type FROM events")
     assert stored["type"] == type_
+
+
+def test_a_receipt_refused_for_its_created_says_so_when_parsed_again(client, engine, settings,
+                                                                    frozen_clock):
+    # Renormalizing parses the stored body without the proof, which read `created` first.
+    body = body_with(created="soon")
+    answer = client.post("/webhooks/canary", data=body, headers=canary_headers(body, SECRET))
+    assert answer.status_code == 400
+    result = replay(engine, settings, ReplayRequest(filter=check_filter({"vendor": "canary"}),
+                                                    renormalize=True), frozen_clock())
+    assert result.renormalized["still_failing"] == 1
+    (receipt,) = rows(engine, "SELECT error FROM receipts")
+    assert receipt["error"] == "invalid_field: field 'created' must be Unix seconds"
