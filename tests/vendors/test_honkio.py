@@ -150,7 +150,8 @@ CASES = [
     Case("message id holding a NUL", body_with(message_id="msg\u0000x"), 400,
          "invalid_field", field="data.message_id"),
     Case("created not a time", body_with(drop=None).replace(b"2024-01-15T12:00:00Z", b"soon"),
-         400, "invalid_field", field="created"),
+         400, "invalid_field", field="created",
+         message="field 'created' is not an ISO 8601 time"),
 ]
 
 

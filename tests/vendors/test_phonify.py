@@ -105,6 +105,10 @@ CASES = [
          "message.received", data=RECEIVED_DATA),
     Case("received: origin's number not a number", received(origin=CUSTOMER | {"number": True}),
          200, "message.received", data=RECEIVED_DATA | {"from": None}),
+    # data.country is the other party's: for a message to us, the sender's
+    Case("received from abroad", received(origin={"number": "+33612345678", "country": "FR"}),
+         200, "message.received", data=RECEIVED_DATA | {"from": "+33612345678",
+                                                        "country": "FR"}),
     Case("received: unconfirmed", received(state="unconfirmed"), 200, "message.received",
          data=RECEIVED_DATA | {"vendor_status": "unconfirmed"}),
     Case("received among sent in one list", json.dumps([message(), RECEIVED]).encode(), 200,
@@ -167,9 +171,12 @@ CASES = [
     Case("created_at 10**11 + 1 is milliseconds", received(created_at=10**11 + 1), 200,
          "message.received", occurred_at="1973-03-03T09:46:40.001Z"),
     Case("created_at not a time", body_with(created_at="soon"), 400, "invalid_field",
-         field="created_at"),
+         field="created_at", message="field 'created_at' is not an ISO 8601 time, or Unix "
+                                     "seconds or milliseconds"),
+    Case("created_at empty", body_with(created_at=""), 200, "message.sent"),
     Case("created_at true", body_with(created_at=True), 400, "invalid_field",
-         field="created_at"),
+         field="created_at", message="field 'created_at' must be an ISO 8601 time, or Unix "
+                                     "seconds or milliseconds"),
     Case("created_at an object", body_with(created_at={"seconds": BEFORE}), 400,
          "invalid_field", field="created_at"),
     Case("created_at 1e400 as a string", body_with(created_at="1e400"), 400, "invalid_field",
@@ -190,7 +197,7 @@ CASES = [
          body_with(created_at=0).replace(b'"created_at": 0', b'"created_at": ' + b"1" * 5000),
          400, "malformed_json"),
     Case("created_at past year 9999 in UTC", body_with(created_at="9999-12-31T23:30:00-01:00"),
-         400, "invalid_field", field="created_at"),
+         400, "invalid_field", field="created_at", message="field 'created_at' is out of range"),
     # what the id columns cannot hold is the caller's 400, not our 503
     Case("id of 201 characters", body_with(id="p" * 201), 400, "invalid_field", field="id"),
     Case("id holding a NUL", json.dumps([message(), message(id="p\x00")]).encode(), 400,
