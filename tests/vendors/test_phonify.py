@@ -111,6 +111,8 @@ CASES = [
                                                         "country": "FR"}),
     Case("received: unconfirmed", received(state="unconfirmed"), 200, "message.received",
          data=RECEIVED_DATA | {"vendor_status": "unconfirmed"}),
+    Case("two received in one list", json.dumps([RECEIVED, RECEIVED | {"id": "5f1c2b0d12"}])
+         .encode(), 200, "message.received,message.received"),
     Case("received among sent in one list", json.dumps([message(), RECEIVED]).encode(), 200,
          "message.sent,message.received"),
     Case("sent to a customer from our number", sample_bytes(SENT), 200, "message.sent",
