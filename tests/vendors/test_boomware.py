@@ -84,6 +84,8 @@ CASES = [
     Case("inbound without text", body_with(INBOUND, drop="text"), 200, "message.received"),
     Case("timestamp as a string", body_with(DLR, timestamp="1656666364"), 200,
          "message.delivered"),
+    Case("timestamp with a fraction of a second", body_with(DLR, timestamp=1656666364.5), 200,
+         "message.delivered", occurred_at="2022-07-01T09:06:04.500Z"),
     # proof
     Case("missing token", sample_bytes(DLR), 401, "invalid_token", token=None,
          message="boomware callbacks go to /webhooks/boomware/<token>"),
@@ -127,7 +129,8 @@ CASES = [
          "invalid_field", field="timestamp"),
     # what the id and type columns cannot hold is the caller's 400, not our 503
     Case("requestId of 201 characters", body_with(DLR, requestId="r" * 201), 400,
-         "invalid_field", field="requestId"),
+         "invalid_field", field="requestId",
+         message="field 'requestId' is longer than 200 characters or holds a NUL"),
     Case("requestId of 200 characters", body_with(DLR, requestId="r" * 200), 200,
          "message.delivered"),
     Case("messageId holding a NUL", body_with(INBOUND, messageId="a\x00b"), 400,

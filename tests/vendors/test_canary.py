@@ -314,3 +314,15 @@ def test_a_receipt_refused_for_its_created_says_so_when_parsed_again(client, eng
     assert result.renormalized["still_failing"] == 1
     (receipt,) = rows(engine, "SELECT error FROM receipts")
     assert receipt["error"] == "invalid_field: field 'created' must be Unix seconds"
+
+
+def test_failure_shape(client, engine, frozen_clock):
+    """What a subscriber gets of a failure whose code Canary's list does not explain."""
+    body = body_with("failed", error_code="30003")
+    answer = client.post("/webhooks/canary", data=body, headers=canary_headers(body, SECRET))
+    (event_id,) = answer.get_json()["event_ids"]
+    assert load_event(engine, event_id)["data"] == {
+        "message_id": "msg_abc123", "direction": "outbound", "status": "failed",
+        "vendor_status": "failed", "from": None, "to": "+15551234567", "text": None,
+        "parts": None, "error_code": "30003", "country": None, "reason": "unknown",
+        "permanent": None, "account_id": None}
