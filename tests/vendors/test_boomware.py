@@ -103,7 +103,8 @@ CASES = [
     # body
     Case("malformed JSON", b'{"requestId": "wp9", ', 400, "malformed_json"),
     Case("body is a list", b"[1, 2]", 400, "invalid_field", message="body must be an object"),
-    *[Case(f"DLR missing {name}", body_with(DLR, drop=name), 400, "missing_field", field=name)
+    *[Case(f"DLR missing {name}", body_with(DLR, drop=name), 400, "missing_field", field=name,
+           message=f"required field '{name}' is missing")
       for name in ("requestId", "status", "timestamp")],
     *[Case(f"call missing {name}", body_with(CALL, drop=name), 400, "missing_field",
            field=name) for name in ("requestId", "status", "timestamp")],

@@ -149,7 +149,8 @@ CASES = [
     Case("an empty list", b"[]", 400, "invalid_field",
          message="body is an empty list of messages"),
     Case("a string", b'"sent"', 400, "invalid_field"),
-    Case("a list holding a string", b'["sent"]', 400, "invalid_field", field="[0]"),
+    Case("a list holding a string", b'["sent"]', 400, "invalid_field", field="[0]",
+         message="[0] must be an object"),
     *[Case(f"missing {name}", body_with(drop=name), 400, "missing_field", field=name)
       for name in ("id", "state")],
     Case("second of a list missing state", json.dumps([message(), message(drop="state")])
