@@ -115,7 +115,8 @@ def check_hmac(signature: str | None, content: bytes, secrets: Iterable[str]) ->
     """Accept when any configured secret signs content to the given lowercase hex digest."""
     if not signature:
         raise Rejected("missing_signature", "the signature header is missing")
-    given = signature.strip().encode("ascii", "replace")
+    # A digest is ASCII: any other character, however encoded, cannot match.
+    given = signature.strip().encode()
     matched = False
     # Every secret is tried, without stopping early, so timing does not tell which matched.
     for secret in secrets:
@@ -125,10 +126,12 @@ def check_hmac(signature: str | None, content: bytes, secrets: Iterable[str]) ->
 
 
 def check_token(token: str | None, tokens: Iterable[str]) -> None:
-    given = (token or "").encode("utf-8", "replace")
+    """Accept when the URL's token is one of the configured tokens (as bytes: compare_digest
+    refuses a str that is not ASCII)."""
     matched = False
-    for expected in tokens:
-        matched |= hmac.compare_digest(expected.encode(), given)
+    if token is not None:
+        for expected in tokens:
+            matched |= hmac.compare_digest(expected.encode(), token.encode())
     if not matched:
         raise Rejected("invalid_token", "the URL token is missing or wrong")
 

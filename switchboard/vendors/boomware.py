@@ -68,9 +68,14 @@ CALL_FIELDS = ("sipStatus", "callCreatedAt", "callRingStartedAt", "callAnsweredA
                "callEndedAt", "duration", "billable")
 
 
+# A call's type is its status under this prefix, in the 64-character type column.
+CALL_PREFIX = "call."
+
+
 def call_type(vendor_status: str) -> str:
     """`ANSWERED` -> `call.answered`; `NO ANSWER` -> `call.no_answer`."""
-    return "call." + (re.sub(r"[^a-z0-9]+", "_", vendor_status.lower()).strip("_") or "unknown")
+    words = re.findall(r"[a-z0-9]+", vendor_status.lower())
+    return CALL_PREFIX + ("_".join(words) or "unknown")
 
 
 class Boomware(Vendor):
@@ -111,8 +116,7 @@ class Boomware(Vendor):
 
     def _call(self, body: dict) -> NormalizedEvent:
         request_id = storable(require(body, "requestId"), "requestId")
-        # The status names the event type, a 64-character column.
-        vendor_status = storable(require(body, "status"), "status", 64 - len("call."))
+        vendor_status = storable(require(body, "status"), "status", 64 - len(CALL_PREFIX))
         occurred_at = unix_time(body["timestamp"], "timestamp")
         key = hashed_key(NAME, request_id, vendor_status, occurred_at.isoformat())
         # A call's status is not a message status: it names the type and stays out of the

@@ -103,7 +103,8 @@ class Canary(Vendor):
             status = map_status(STATUS_MAP, vendor_status)
             return [event("canary", f"message.{status}", key, occurred_at, body, event_id,
                           direction="outbound", status=status, vendor_status=vendor_status,
-                          **explain(REASON_MAP, status, common["error_code"], vendor_status),
+                          # Canary's map holds error codes only: none of its statuses says why.
+                          **explain(REASON_MAP, status, common["error_code"]),
                           **common)]
         direction = "inbound" if type_ == "message.received" else None
         return [event("canary", type_, key, occurred_at, body, event_id, direction=direction,

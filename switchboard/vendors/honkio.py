@@ -34,6 +34,8 @@ from switchboard.vendors.base import (
 SIGNATURE = "X-HonkIO-Signature"
 TIMESTAMP = "X-HonkIO-Timestamp"
 EVENT = "X-HonkIO-Event"
+# The dedup key is "honkio:<id>" in a 200-character column; the type column holds 64.
+KEY_PREFIX = "honkio:"
 
 STATUS_MAP = {
     "queued": "accepted",
@@ -84,8 +86,7 @@ class HonkIO(Vendor):
         if not signature or not timestamp:
             raise Rejected("missing_signature",
                            f"{SIGNATURE} and {TIMESTAMP} headers are required")
-        check_hmac(signature, timestamp.encode("utf-8", "replace") + b"." + inbound.body,
-                   secrets)
+        check_hmac(signature, timestamp.encode() + b"." + inbound.body, secrets)
         try:
             sent_at = int(timestamp.strip())
         except ValueError:
@@ -101,7 +102,7 @@ class HonkIO(Vendor):
 
     def parse(self, inbound: Inbound, settings: Any) -> list[NormalizedEvent]:
         body = inbound.json
-        event_id = storable(require(body, "id"), "id", 200 - len("honkio:"))
+        event_id = storable(require(body, "id"), "id", 200 - len(KEY_PREFIX))
         type_ = storable(require(body, "type"), "type", 64)
         created = iso_time(require(body, "created"), "created")
         data = require(body, "data", dict)
@@ -112,7 +113,7 @@ class HonkIO(Vendor):
             "error_code": optional_str(data, "error_code") or optional_str(data, "code"),
             "account_id": optional_str(body, "account_id"),
         }
-        key = f"honkio:{event_id}"
+        key = f"{KEY_PREFIX}{event_id}"
         if type_ == "message.received":
             text = optional_str(data, "body") or optional_str(data, "text")
             return [event("honkio", type_, key, created, body, event_id, direction="inbound",

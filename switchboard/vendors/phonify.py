@@ -71,9 +71,9 @@ def is_inbound(message: dict, to: str | None, ours: tuple[str, ...]) -> bool:
 def number_of(message: dict, name: str) -> str | None:
     """`origin` and `phone` are objects with a `number`; tolerate a bare number too."""
     value = optional(message, name)
-    country = None
+    country = optional(value, "country")  # None unless value is an object
     if isinstance(value, dict):
-        value, country = optional(value, "number"), optional(value, "country")
+        value = optional(value, "number")
     if isinstance(value, (str, int)) and not isinstance(value, bool):
         return e164(value, country)
     return None
@@ -88,7 +88,7 @@ def message_event(message: Any, ours: tuple[str, ...], prefix: str = "") -> Norm
     occurred_at = (iso_or_unix_time(created, f"{prefix}created_at") if created is not None
                    else None)
     phone = optional(message, "phone")  # the other party: its country is the one of `to`
-    country = optional(phone, "country") if isinstance(phone, dict) else None
+    country = optional(phone, "country")  # None unless phone is an object
     to = e164(optional_str(message, "to"), country)
     common = {"message_id": message_id, "to": to, "text": optional_str(message, "body"),
               "account_id": None}

@@ -18,6 +18,7 @@ DLR = "boomware-dlr-delivered.json"
 CALL = "boomware-call-answered.json"
 INBOUND = "boomware-inbound.json"
 WRONG_TOKEN = "the URL token is missing or wrong"
+OUT_OF_RANGE = "field 'timestamp' is out of range"
 
 
 def body_with(sample: str, drop: str | None = None, **fields) -> bytes:
@@ -41,6 +42,7 @@ class Case:
     configured: bool = True  # False: the app has no Boomware tokens at all
     data: dict | None = None  # expected in the event's data
     message: str | None = None  # the error's message, which tells the provider what to fix
+    occurred_at: str | None = None  # as subscribers see it
 
 
 # Copied from ../shared/vendors/CALLBACKS.md, "Boomware", delivery receipt statuses:
@@ -58,7 +60,7 @@ CASES = [
     Case("DLR unmapped status", body_with(DLR, status="BUFFERED"), 200, "message.unknown",
          vendor_status="BUFFERED", normalised="unknown"),
     Case("DLR as documented", sample_bytes(DLR), 200, "message.delivered",
-         vendor_status="DELIVERED", normalised="delivered",
+         vendor_status="DELIVERED", normalised="delivered", occurred_at="2022-07-01T09:06:04Z",
          data={"message_id": "wp9RPWDGZkskBrVeTc4lgNCc4e79fc65", "to": "+37200911211",
                "mccmnc": "282002"}),
     # a receipt is told by its requestId, whatever else it carries
@@ -73,6 +75,8 @@ CASES = [
     *[Case(f"call {s}", body_with(CALL, status=s), 200, t)
       for s, t in (("BUSY", "call.busy"), ("NO ANSWER", "call.no_answer"),
                    ("FAILED", "call.failed"), ("COMPLETED", "call.completed"))],
+    Case("call status without a letter or digit", body_with(CALL, status="--"), 200,
+         "call.unknown"),
     Case("call with only sipStatus", body_with(DLR, status="RINGING", sipStatus=180), 200,
          "call.ringing"),
     # inbound SMS
@@ -80,6 +84,8 @@ CASES = [
     Case("inbound without text", body_with(INBOUND, drop="text"), 200, "message.received"),
     Case("timestamp as a string", body_with(DLR, timestamp="1656666364"), 200,
          "message.delivered"),
+    Case("timestamp with a fraction of a second", body_with(DLR, timestamp=1656666364.5), 200,
+         "message.delivered", occurred_at="2022-07-01T09:06:04.500Z"),
     # proof
     Case("missing token", sample_bytes(DLR), 401, "invalid_token", token=None,
          message="boomware callbacks go to /webhooks/boomware/<token>"),
@@ -96,8 +102,9 @@ CASES = [
          configured=False),
     # body
     Case("malformed JSON", b'{"requestId": "wp9", ', 400, "malformed_json"),
-    Case("body is a list", b"[1, 2]", 400, "invalid_field"),
-    *[Case(f"DLR missing {name}", body_with(DLR, drop=name), 400, "missing_field", field=name)
+    Case("body is a list", b"[1, 2]", 400, "invalid_field", message="body must be an object"),
+    *[Case(f"DLR missing {name}", body_with(DLR, drop=name), 400, "missing_field", field=name,
+           message=f"required field '{name}' is missing")
       for name in ("requestId", "status", "timestamp")],
     *[Case(f"call missing {name}", body_with(CALL, drop=name), 400, "missing_field",
            field=name) for name in ("requestId", "status", "timestamp")],
@@ -107,24 +114,39 @@ CASES = [
          field="status"),
     Case("timestamp not a time", body_with(DLR, timestamp="yesterday"), 400, "invalid_field",
          field="timestamp", message="field 'timestamp' must be Unix seconds"),
+    *[Case(f"{name} timestamp not a time", body_with(sample, timestamp="yesterday"), 400,
+           "invalid_field", field="timestamp", message="field 'timestamp' must be Unix seconds")
+      for name, sample in (("call", CALL), ("inbound", INBOUND))],
+    Case("timestamp true", body_with(DLR, timestamp=True), 400, "invalid_field",
+         field="timestamp", message="field 'timestamp' has the wrong type"),
+    Case("requestId true", body_with(DLR, requestId=True), 400, "invalid_field",
+         field="requestId"),
     Case("timestamp past year 9999", body_with(DLR, timestamp=10**13), 400, "invalid_field",
-         field="timestamp"),
+         field="timestamp", message=OUT_OF_RANGE),
     # int() refuses a string of over 4,300 digits, and "²" is a digit it cannot read
     Case("timestamp of 5,000 digits as a string", body_with(DLR, timestamp="1" * 5000), 400,
-         "invalid_field", field="timestamp"),
+         "invalid_field", field="timestamp", message=OUT_OF_RANGE),
     Case("timestamp a superscript digit", body_with(DLR, timestamp="\u00b2"), 400,
          "invalid_field", field="timestamp"),
     # what the id and type columns cannot hold is the caller's 400, not our 503
     Case("requestId of 201 characters", body_with(DLR, requestId="r" * 201), 400,
-         "invalid_field", field="requestId"),
+         "invalid_field", field="requestId",
+         message="field 'requestId' is longer than 200 characters or holds a NUL"),
     Case("requestId of 200 characters", body_with(DLR, requestId="r" * 200), 200,
          "message.delivered"),
     Case("messageId holding a NUL", body_with(INBOUND, messageId="a\x00b"), 400,
          "invalid_field", field="messageId"),
+    Case("call status as long as a type holds", body_with(CALL, status="A" * 59), 200,
+         "call." + "a" * 59),
     Case("call status too long for a type", body_with(CALL, status="A" * 60), 400,
          "invalid_field", field="status"),
     Case("call requestId of 201 characters", body_with(CALL, requestId="r" * 201), 400,
          "invalid_field", field="requestId"),
+    # the hashed dedup key fits its 200-character column beside the longest id (PostgreSQL)
+    Case("call requestId of 200 characters", body_with(CALL, requestId="r" * 200), 200,
+         "call.answered"),
+    Case("inbound messageId of 200 characters", body_with(INBOUND, messageId="m" * 200), 200,
+         "message.received"),
 ]
 
 
@@ -193,10 +215,28 @@ def test_resend_is_200_duplicate(client, engine, frozen_clock, sample):
     assert len(rows(engine, "SELECT id FROM receipts")) == 1
 
 
-def test_same_status_later_is_a_new_receipt(client, engine, frozen_clock):
-    client.post(f"/webhooks/boomware/{TOKEN}", data=sample_bytes(DLR),
+@pytest.mark.parametrize(("sample", "changes"), [
+    # DLRs and call statuses have no id of their own: in one second, another status of the
+    # same request, or the same status of another request, is news
+    (DLR, {"status": "SENT"}), (DLR, {"requestId": "wp9-other"}),
+    (CALL, {"status": "BUSY"}), (CALL, {"requestId": "wp9-other"}),
+    # two SMS to our number in the same second
+    (INBOUND, {"messageId": "fffeee-other"}),
+])
+def test_another_callback_in_the_same_second_is_stored(client, engine, frozen_clock, sample,
+                                                       changes):
+    for body in (sample_bytes(sample), body_with(sample, **changes)):
+        answer = client.post(f"/webhooks/boomware/{TOKEN}", data=body,
+                             headers={"Content-Type": "application/json"})
+        assert answer.get_json()["status"] == "accepted"
+    assert len(rows(engine, "SELECT id FROM events")) == 2
+
+
+@pytest.mark.parametrize("sample", [DLR, CALL])
+def test_same_status_later_is_a_new_receipt(client, engine, frozen_clock, sample):
+    client.post(f"/webhooks/boomware/{TOKEN}", data=sample_bytes(sample),
                 headers={"Content-Type": "application/json"})
-    later = body_with(DLR, timestamp=1656666999)
+    later = body_with(sample, timestamp=1656666999)
     answer = client.post(f"/webhooks/boomware/{TOKEN}", data=later,
                          headers={"Content-Type": "application/json"})
     assert answer.get_json()["status"] == "accepted"
@@ -208,11 +248,15 @@ def test_same_status_later_is_a_new_receipt(client, engine, frozen_clock):
 def test_sample_is_accepted(client, engine, frozen_clock, type_):
     sample = boomware.vendor.sample(type_, SECRETS["boomware"], frozen_clock())
     assert sample.path == f"/webhooks/boomware/{TOKEN}"
+    # sent as `simulate` sends it
     answer = client.open(sample.path, method=sample.method, data=sample.body,
-                         headers=sample.headers)
+                         headers=sample.headers, query_string=sample.query_string)
     assert answer.status_code == 200, answer.get_json()
     (stored,) = rows(engine, "SELECT type FROM events")
     assert stored["type"] == type_
+    # Boomware POSTs JSON to the bare callback URL: nothing in the query string.
+    (receipt,) = rows(engine, "SELECT query_string FROM receipts")
+    assert receipt["query_string"] is None
 
 
 def test_status_map_holds_only_the_documented_values():

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from switchboard.event_rows import load_event
+from switchboard.operations.replay import ReplayRequest, check_filter, replay
 from switchboard.vendors import canary
 from tests.conftest import FROZEN_AT, SECRETS, rows
 from tests.signing import canary_headers, sample_bytes, sample_json
@@ -79,7 +80,7 @@ CASES = [
          body_with(type_="message.sent", data_drop="status"), 200, "message.sent",
          vendor_status="sent", normalised="sent"),
     Case("email.opened keeps its type", body_with(type_="email.opened", data_drop="status"),
-         200, "email.opened", data={"direction": None}),
+         200, "email.opened", data={"direction": None}, occurred_at="2024-01-01T12:00:00Z"),
     Case("email.clicked keeps its type", body_with(type_="email.clicked", data_drop="status"),
          200, "email.clicked"),
     Case("call.completed keeps its type", body_with("completed", type_="call.completed"), 200,
@@ -88,6 +89,10 @@ CASES = [
                                       **{"from": "+15557654321"}), 200, "message.received",
          data={"direction": "inbound", "from": "+15557654321", "text": "hi",
                "message_id": "msg_abc123"}),
+    # undocumented by Canary, read as HonkIO's (CALLBACKS.md "HonkIO")
+    Case("account_id when Canary sends one",
+         json.dumps(json.loads(BODY) | {"account_id": "acc_1"}).encode(), 200,
+         "message.delivered", data={"account_id": "acc_1"}),
     Case("failure carries its error code", body_with("failed", error_code="30003"), 200,
          "message.failed", vendor_status="failed", normalised="failed",
          data={"error_code": "30003"}),
@@ -150,7 +155,9 @@ CASES = [
     Case("id of 193 characters fits the dedup key", body_with(event_id="e" * 193), 200,
          "message.delivered"),
     Case("id too long", body_with(event_id="e" * 194), 400, "invalid_field", field="id"),
-    Case("type too long", body_with(type_="email." + "x" * 60), 400, "invalid_field",
+    Case("type of 64 characters", body_with(type_="email." + "x" * 58, data_drop="status"), 200,
+         "email." + "x" * 58),
+    Case("type of 65 characters", body_with(type_="email." + "x" * 59), 400, "invalid_field",
          field="type"),
     Case("message_id too long", body_with(message_id="m" * 201), 400, "invalid_field",
          field="data.message_id"),
@@ -159,11 +166,21 @@ CASES = [
     Case("NUL in id", body_with(event_id="evt\u0000"), 400, "invalid_field", field="id"),
     Case("NUL in a text field is kept", body_with(type_="message.received", data_drop="status",
                                                   text="a\u0000b"), 200, "message.received"),
-    Case("delivered_at past year 9999 in UTC",
-         body_with(delivered_at="9999-12-31T23:59:59-05:00"), 400, "invalid_field",
-         field="data.delivered_at"),
+    PAST_9999 := Case("delivered_at past year 9999 in UTC",
+                      body_with(delivered_at="9999-12-31T23:59:59-05:00"), 400,
+                      "invalid_field", field="data.delivered_at"),
     Case("long Content-Type", BODY, 200, "message.delivered",
          headers={"Content-Type": "application/json; x=" + "y" * 300}),
+    # JSON has no NaN, no infinity and no half of a surrogate pair: the body is refused as
+    # a whole, and the message says what in it is not JSON
+    Case("NaN in the body", BODY.replace(b'"status": "delivered"', b'"status": NaN'), 400,
+         "malformed_json", message="body is not valid JSON: NaN is not a JSON value"),
+    Case("a number past a double", BODY.replace(b'"status": "delivered"', b'"status": 1e999'),
+         400, "malformed_json", message="body is not valid JSON: 1e999 is out of range"),
+    Case("half of a surrogate pair", BODY.replace(b'"status": "delivered"',
+                                                  b'"status": "\\ud800"'),
+         400, "malformed_json", message="body is not valid JSON: a \\u escape names half of a "
+                                        "surrogate pair, which is not a character"),
     Case("data not an object", BODY.replace(b'"data": {', b'"data": [{').replace(b"}}", b"}]}"),
          400, "invalid_field", field="data"),
 ]
@@ -199,10 +216,11 @@ def toronto(monkeypatch):
     time.tzset()
 
 
-def test_a_time_without_an_offset_is_utc_on_a_machine_in_another_zone(toronto, client, engine,
-                                                                       frozen_clock):
-    # CI runs the tables under TZ=America/Toronto too; this keeps the case honest here.
-    test_callback(client, engine, frozen_clock, NAIVE)
+@pytest.mark.parametrize("case", [NAIVE, PAST_9999], ids=lambda c: c.label)
+def test_times_read_the_same_on_a_machine_in_another_zone(toronto, client, engine,
+                                                          frozen_clock, case):
+    # CI runs the tables under TZ=America/Toronto too; this keeps the cases honest here.
+    test_callback(client, engine, frozen_clock, case)
 
 
 def test_signature_vector():
@@ -271,3 +289,40 @@ def test_status_map_holds_only_the_documented_values():
     """The table above drives the requests; this keeps the module from mapping a value the
     documentation does not (an undocumented value must arrive as `unknown`)."""
     assert canary.STATUS_MAP == {s.lower(): n for s, n in DOCUMENTED.items()}
+
+
+@pytest.mark.parametrize("type_", ["message.delivered", "message.sent", "email.opened"])
+def test_sample_is_accepted(client, engine, frozen_clock, type_):
+    sample = canary.vendor.sample(type_, SECRETS["canary_secrets"], frozen_clock())
+    assert (sample.method, sample.path) == ("POST", "/webhooks/canary")
+    # sent as `simulate` sends it: signed as Canary signs
+    answer = client.open(sample.path, method=sample.method, data=sample.body,
+                         headers=sample.headers, query_string=sample.query_string)
+    assert answer.status_code == 200, answer.get_json()
+    (stored,) = rows(engine, "SELECT type FROM events")
+    assert stored["type"] == type_
+
+
+def test_a_receipt_refused_for_its_created_says_so_when_parsed_again(client, engine, settings,
+                                                                    frozen_clock):
+    # Renormalizing parses the stored body without the proof, which read `created` first.
+    body = body_with(created="soon")
+    answer = client.post("/webhooks/canary", data=body, headers=canary_headers(body, SECRET))
+    assert answer.status_code == 400
+    result = replay(engine, settings, ReplayRequest(filter=check_filter({"vendor": "canary"}),
+                                                    renormalize=True), frozen_clock())
+    assert result.renormalized["still_failing"] == 1
+    (receipt,) = rows(engine, "SELECT error FROM receipts")
+    assert receipt["error"] == "invalid_field: field 'created' must be Unix seconds"
+
+
+def test_failure_shape(client, engine, frozen_clock):
+    """What a subscriber gets of a failure whose code Canary's list does not explain."""
+    body = body_with("failed", error_code="30003")
+    answer = client.post("/webhooks/canary", data=body, headers=canary_headers(body, SECRET))
+    (event_id,) = answer.get_json()["event_ids"]
+    assert load_event(engine, event_id)["data"] == {
+        "message_id": "msg_abc123", "direction": "outbound", "status": "failed",
+        "vendor_status": "failed", "from": None, "to": "+15551234567", "text": None,
+        "parts": None, "error_code": "30003", "country": None, "reason": "unknown",
+        "permanent": None, "account_id": None}

@@ -67,6 +67,7 @@ class Case:
     numbers: tuple[str, ...] = OURS  # SWITCHBOARD_PHONIFY_NUMBERS of the app
     data: dict[str, Any] | None = None  # expected in the (first) event's data
     occurred_at: str | None = None  # expected occurred_at of the (first) event
+    message: str | None = None  # the error's message, which tells the provider what to fix
 
 
 # Copied from ../shared/vendors/CALLBACKS.md, "Phonify", states: vendor value -> ours.
@@ -99,8 +100,19 @@ CASES = [
          "message.received", data=RECEIVED_DATA),
     Case("received: to our number written nationally", received(to="911 00 00 00"), 200,
          "message.received", data=RECEIVED_DATA),
+    # origin is an object with a number; a relay may send the bare number
+    Case("received: origin a bare number", received(origin="34600000000"), 200,
+         "message.received", data=RECEIVED_DATA),
+    Case("received: origin's number not a number", received(origin=CUSTOMER | {"number": True}),
+         200, "message.received", data=RECEIVED_DATA | {"from": None}),
+    # data.country is the other party's: for a message to us, the sender's
+    Case("received from abroad", received(origin={"number": "+33612345678", "country": "FR"}),
+         200, "message.received", data=RECEIVED_DATA | {"from": "+33612345678",
+                                                        "country": "FR"}),
     Case("received: unconfirmed", received(state="unconfirmed"), 200, "message.received",
          data=RECEIVED_DATA | {"vendor_status": "unconfirmed"}),
+    Case("two received in one list", json.dumps([RECEIVED, RECEIVED | {"id": "5f1c2b0d12"}])
+         .encode(), 200, "message.received,message.received"),
     Case("received among sent in one list", json.dumps([message(), RECEIVED]).encode(), 200,
          "message.sent,message.received"),
     Case("sent to a customer from our number", sample_bytes(SENT), 200, "message.sent",
@@ -134,9 +146,11 @@ CASES = [
          configured=False),
     # body
     Case("malformed JSON", b'{"id": "5f1c", ', 400, "malformed_json"),
-    Case("an empty list", b"[]", 400, "invalid_field"),
+    Case("an empty list", b"[]", 400, "invalid_field",
+         message="body is an empty list of messages"),
     Case("a string", b'"sent"', 400, "invalid_field"),
-    Case("a list holding a string", b'["sent"]', 400, "invalid_field", field="[0]"),
+    Case("a list holding a string", b'["sent"]', 400, "invalid_field", field="[0]",
+         message="[0] must be an object"),
     *[Case(f"missing {name}", body_with(drop=name), 400, "missing_field", field=name)
       for name in ("id", "state")],
     Case("second of a list missing state", json.dumps([message(), message(drop="state")])
@@ -160,9 +174,12 @@ CASES = [
     Case("created_at 10**11 + 1 is milliseconds", received(created_at=10**11 + 1), 200,
          "message.received", occurred_at="1973-03-03T09:46:40.001Z"),
     Case("created_at not a time", body_with(created_at="soon"), 400, "invalid_field",
-         field="created_at"),
+         field="created_at", message="field 'created_at' is not an ISO 8601 time, or Unix "
+                                     "seconds or milliseconds"),
+    Case("created_at empty", body_with(created_at=""), 200, "message.sent"),
     Case("created_at true", body_with(created_at=True), 400, "invalid_field",
-         field="created_at"),
+         field="created_at", message="field 'created_at' must be an ISO 8601 time, or Unix "
+                                     "seconds or milliseconds"),
     Case("created_at an object", body_with(created_at={"seconds": BEFORE}), 400,
          "invalid_field", field="created_at"),
     Case("created_at 1e400 as a string", body_with(created_at="1e400"), 400, "invalid_field",
@@ -183,9 +200,11 @@ CASES = [
          body_with(created_at=0).replace(b'"created_at": 0', b'"created_at": ' + b"1" * 5000),
          400, "malformed_json"),
     Case("created_at past year 9999 in UTC", body_with(created_at="9999-12-31T23:30:00-01:00"),
-         400, "invalid_field", field="created_at"),
+         400, "invalid_field", field="created_at", message="field 'created_at' is out of range"),
     # what the id columns cannot hold is the caller's 400, not our 503
     Case("id of 201 characters", body_with(id="p" * 201), 400, "invalid_field", field="id"),
+    # the hashed dedup key fits its 200-character column beside the longest id (PostgreSQL)
+    Case("id of 200 characters", body_with(id="p" * 200), 200, "message.sent"),
     Case("id holding a NUL", json.dumps([message(), message(id="p\x00")]).encode(), 400,
          "invalid_field", field="[1].id"),
 ]
@@ -301,11 +320,15 @@ def test_one_list_moving_one_message_twice(client, engine, frozen_clock, states,
 def test_sample_is_accepted(client, engine, frozen_clock, type_):
     sample = phonify.vendor.sample(type_, SECRETS["phonify"], frozen_clock())
     assert sample.path == f"/webhooks/phonify/{TOKEN}"
+    # sent as `simulate` sends it
     answer = client.open(sample.path, method=sample.method, data=sample.body,
-                         headers=sample.headers)
+                         headers=sample.headers, query_string=sample.query_string)
     assert answer.status_code == 200, answer.get_json()
     (stored,) = rows(engine, "SELECT type FROM events")
     assert stored["type"] == type_
+    # A relay POSTs one message object: nothing in the query string.
+    (receipt,) = rows(engine, "SELECT query_string FROM receipts")
+    assert receipt["query_string"] is None
 
 
 def test_status_map_holds_only_the_documented_values():

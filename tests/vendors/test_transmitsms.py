@@ -45,6 +45,8 @@ class Case:
     normalised: str | None = None
     error_code: str | None = None
     body: bytes | None = None  # a POST body other than the form of `query`
+    data: dict | None = None  # expected in the (first) event's data
+    message: str | None = None  # the error's message, which tells the provider what to fix
 
 
 def both(case: Case) -> list[Case]:
@@ -83,6 +85,10 @@ CASES = [
     Case("reply with an empty text", query_with(REPLY, response=""), 200, "message.received"),
     Case("reply not to a message", query_with(REPLY, drop="message_id"), 200,
          "message.received"),
+    Case("reply without a response field", query_with(REPLY, drop="response"), 200,
+         "message.received", data={"text": ""}),
+    Case("reply to a message_id of 201 characters", query_with(REPLY, message_id="9" * 201),
+         400, "invalid_field", field="message_id"),
     # proof
     *both(Case("missing token", query_with(DLR), 401, "invalid_token", token=None)),
     Case("wrong token", query_with(DLR), 401, "invalid_token", token="tx-token-x"),
@@ -101,12 +107,16 @@ CASES = [
     *[Case(f"reply missing {name}", query_with(REPLY, drop=name), 400, "missing_field",
            field=name) for name in ("response_id", "mobile", "datetime_entry")],
     Case("DLR datetime not a time", query_with(DLR, datetime="yesterday"), 400,
-         "invalid_field", field="datetime"),
+         "invalid_field", field="datetime",
+         message="field 'datetime' is not a UTC time 'YYYY-MM-DD HH:MM:SS'"),
     Case("reply datetime in another format", query_with(REPLY, datetime_entry="15/01/2024"),
          400, "invalid_field", field="datetime_entry"),
     # what the id columns cannot hold is the caller's 400, not our 503
     Case("DLR message_id of 201 characters", query_with(DLR, message_id="9" * 201), 400,
          "invalid_field", field="message_id"),
+    # the hashed dedup key fits its 200-character column beside the longest id (PostgreSQL)
+    Case("DLR message_id of 200 characters", query_with(DLR, message_id="9" * 200), 200,
+         "message.delivered"),
     Case("response_id too long for the opt-out key", query_with(OPTOUT, response_id="9" * 182),
          400, "invalid_field", field="response_id"),
     Case("response_id as long as fits", query_with(OPTOUT, response_id="9" * 181), 200,
@@ -189,6 +199,18 @@ def test_retry_is_200_duplicate(client, engine, frozen_clock, sample):
     assert len(rows(engine, "SELECT id FROM receipts")) == 1
 
 
+@pytest.mark.parametrize("changes", [
+    # DLRs have no id of their own: another message's receipt in the same second, or the
+    # same status of the same message later (a second attempt), is news
+    {"message_id": "7654321"}, {"datetime": "2024-01-15 12:30:00"},
+])
+def test_another_receipt_like_the_first_is_stored(client, engine, frozen_clock, changes):
+    for query in (query_with(DLR), query_with(DLR, **changes)):
+        answer = client.get(f"/webhooks/transmitsms/{TOKEN}", query_string=query)
+        assert answer.get_json()["status"] == "accepted"
+    assert len(rows(engine, "SELECT id FROM events")) == 2
+
+
 def test_two_statuses_in_the_same_second_are_two_receipts(client, engine, frozen_clock):
     # Transmit SMS's datetime has whole seconds: a pending and a delivered receipt can share
     # one, and the delivered one must still reach subscribers.
@@ -220,8 +242,10 @@ def test_sample_is_accepted(client, engine, frozen_clock, type_):
     answer = client.open(sample.path, method=sample.method, query_string=sample.query_string,
                          data=sample.body, headers=sample.headers)
     assert answer.status_code == 200, answer.get_json()
-    types = [r["type"] for r in rows(engine, "SELECT type FROM events ORDER BY id")]
-    assert types[-1] == type_
+    stored = rows(engine, "SELECT type, raw FROM events ORDER BY id")
+    assert stored[-1]["type"] == type_
+    # What simulate sends is what the provider sends: the fields in the query, no body.
+    assert as_json(stored[-1]["raw"]) == dict(parse_qsl(sample.query_string))
 
 
 def test_status_map_holds_only_the_documented_values():

@@ -24,6 +24,15 @@ def as_json(value: Any) -> Any:
     return value if isinstance(value, (dict, list)) else json.loads(value)
 
 
+def check_receipt(answer: Any, receipt: dict) -> None:
+    """What the stored callback says of the request that brought it."""
+    # The request id the answer and the logs carry finds it.
+    assert receipt["request_id"] == answer.headers["X-Request-ID"]
+    # Its Content-Type as sent (the column holds 200 characters).
+    sent_type = answer.request.headers.get("Content-Type")
+    assert receipt["content_type"] == (sent_type[:200] if sent_type else None)
+
+
 def check_callback(answer: Any, engine: Any, case: Any, vendor: str,
                    raws: Callable[[], list[Any]], sent: bytes | None = None,
                    ) -> tuple[list[dict], list[dict]]:
@@ -54,6 +63,7 @@ def check_callback(answer: Any, engine: Any, case: Any, vendor: str,
         if expected["occurred_at"]:
             assert load_event(engine, first["id"])["occurred_at"] == expected["occurred_at"]
         assert [r["state"] for r in receipts] == ["parsed"]
+        check_receipt(answer, receipts[0])
         return events, receipts
     assert body["error"]["code"] == case.code
     assert events == []
@@ -66,6 +76,7 @@ def check_callback(answer: Any, engine: Any, case: Any, vendor: str,
     assert [r["state"] for r in receipts] == (["failed"] if case.status == 400 else [])
     if case.status == 400:
         assert receipts[0]["error"].startswith(case.code)
+        check_receipt(answer, receipts[0])
         if sent is not None:
             assert bytes(receipts[0]["body"]) == sent
     return events, receipts
