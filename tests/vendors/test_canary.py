@@ -293,7 +293,7 @@ def test_status_map_holds_only_the_documented_values():
 
 @pytest.mark.parametrize("type_", ["message.delivered", "message.sent", "email.opened"])
 def test_sample_is_accepted(client, engine, frozen_clock, type_):
-    sample = canary.vendor.sample(type_, SECRETS["canary_secrets"], frozen_clock())
+    sample = canary.vendor.sample(type_, SECRETS["canary"], frozen_clock())
     assert (sample.method, sample.path) == ("POST", "/webhooks/canary")
     # sent as `simulate` sends it: signed as Canary signs
     answer = client.open(sample.path, method=sample.method, data=sample.body,

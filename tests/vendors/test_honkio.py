@@ -240,7 +240,7 @@ def test_status_map_holds_only_the_documented_values():
 
 @pytest.mark.parametrize("type_", ["message.delivered", "message.failed", "message.received"])
 def test_sample_is_accepted(client, engine, frozen_clock, type_):
-    sample = honkio.vendor.sample(type_, SECRETS["honkio_secrets"], frozen_clock())
+    sample = honkio.vendor.sample(type_, SECRETS["honkio"], frozen_clock())
     assert (sample.method, sample.path) == ("POST", "/webhooks/honkio")
     # sent as `simulate` sends it: signed as HonkIO signs
     answer = client.open(sample.path, method=sample.method, data=sample.body,
