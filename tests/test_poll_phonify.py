@@ -165,6 +165,17 @@ def test_created_at_in_unix_seconds_or_milliseconds(app, engine, poll_settings, 
     assert occurred == {"msg000": "2026-11-22T04:58:30Z", "msg001": "2026-11-22T04:58:30.250Z"}
 
 
+def test_a_polled_receipt_is_kept_as_what_the_api_answered(app, engine, poll_settings,
+                                                           frozen_clock):
+    """No provider called us: the receipt holds the message as JSON, with no query string
+    or headers of a request that never came."""
+    poll(engine, poll_settings, frozen_clock)
+    kept = rows(engine, "SELECT method, content_type, query_string, state FROM receipts")
+    assert len(kept) == 5
+    assert {(r["method"], r["content_type"], r["query_string"], r["state"]) for r in kept} \
+        == {("POST", "application/json", None, "parsed")}
+
+
 def test_second_poll_without_changes_stores_nothing(app, engine, poll_settings, frozen_clock):
     poll(engine, poll_settings, frozen_clock)
     frozen_clock.advance(30)
