@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine
-
 from switchboard.events import isoformat
-from switchboard.store.events import event_by_id
 
 
 def event_json(event_id: str, row: Any) -> dict:
@@ -26,11 +23,3 @@ def event_json(event_id: str, row: Any) -> dict:
         "raw": row.raw,
     }
 
-
-def load_event(bind: Engine | Connection, event_id: str) -> dict | None:
-    if isinstance(bind, Engine):
-        with bind.connect() as conn:
-            row = event_by_id(conn, event_id)
-    else:
-        row = event_by_id(bind, event_id)
-    return event_json(row.id, row) if row else None

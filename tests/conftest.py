@@ -19,9 +19,11 @@ from switchboard import clock
 from switchboard.app import create_app
 from switchboard.config import Settings, load_settings
 from switchboard.config.settings import _database_url, vendor_variable
+from switchboard.event_rows import event_json
 from switchboard.models import Base
 from switchboard.models.migrate import upgrade
 from switchboard.store.db import make_engine
+from switchboard.store.events import event_by_id
 from switchboard.vendors.registry import VENDORS
 from switchboard.worker.runner import Worker
 from tests.subscriber import Subscriber
@@ -226,3 +228,11 @@ def expand_owed(engine) -> int:
         written += made
         if not events:
             return written
+
+
+def load_event(engine, event_id: str) -> dict | None:
+    """A stored event as subscribers get it (the one JSON the worker and operators send), or
+    None."""
+    with engine.connect() as conn:
+        row = event_by_id(conn, event_id)
+    return event_json(row.id, row) if row else None

@@ -13,13 +13,12 @@ import pytest
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from switchboard.event_rows import load_event
 from switchboard.handlers.registry import on, unregister
 from switchboard.models import Attempt, Delivery
 from switchboard.operations import subscriptions as subs
 from switchboard.operations.common import OperationError
 from tests.callbacks import send_honkio
-from tests.conftest import SECRETS, expand_owed, rows
+from tests.conftest import SECRETS, expand_owed, load_event, rows
 from tests.signing import canary_headers, sample_json
 from tests.subscriber import Subscriber
 

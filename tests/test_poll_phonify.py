@@ -15,11 +15,10 @@ import pytest
 from sqlalchemy import select
 
 from switchboard.cli import cli
-from switchboard.event_rows import load_event
 from switchboard.models import PollState
 from switchboard.poll import phonify as poller
 from switchboard.store.db import make_engine
-from tests.conftest import SECRETS, rows
+from tests.conftest import SECRETS, load_event, rows
 from tests.signing import sample_json
 
 API_KEY = "ph_live_0123456789"

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from switchboard.event_rows import load_event
 from switchboard.vendors import boomware
-from tests.conftest import SECRETS, rows
+from tests.conftest import SECRETS, load_event, rows
 from tests.signing import sample_bytes, sample_json
 from tests.vendors.webhook_cases import check_callback
 

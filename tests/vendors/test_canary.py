@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from switchboard.event_rows import load_event
 from switchboard.operations.replay import ReplayRequest, check_filter, replay
 from switchboard.vendors import canary
-from tests.conftest import FROZEN_AT, SECRETS, rows
+from tests.conftest import FROZEN_AT, SECRETS, load_event, rows
 from tests.signing import canary_headers, sample_bytes, sample_json
 from tests.vendors.webhook_cases import as_json, check_callback
 

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from switchboard.event_rows import load_event
 from switchboard.vendors import honkio
-from tests.conftest import FROZEN_AT, SECRETS, rows
+from tests.conftest import FROZEN_AT, SECRETS, load_event, rows
 from tests.signing import honkio_headers, sample_bytes, sample_json
 from tests.vendors.webhook_cases import check_callback
 

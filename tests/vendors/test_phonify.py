@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 
 from switchboard.app import create_app
-from switchboard.event_rows import load_event
 from switchboard.operations.replay import ReplayRequest, check_filter, replay
 from switchboard.vendors import phonify
-from tests.conftest import SECRETS, rows
+from tests.conftest import SECRETS, load_event, rows
 from tests.signing import sample_bytes, sample_json
 from tests.vendors.webhook_cases import check_callback
 

@@ -8,9 +8,8 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
-from switchboard.event_rows import load_event
 from switchboard.vendors import transmitsms
-from tests.conftest import SECRETS, rows
+from tests.conftest import SECRETS, load_event, rows
 from tests.signing import sample_bytes
 from tests.vendors.webhook_cases import as_json, check_callback
 

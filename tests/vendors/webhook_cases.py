@@ -15,8 +15,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from switchboard.event_rows import load_event
-from tests.conftest import rows
+from tests.conftest import load_event, rows
 
 
 def as_json(value: Any) -> Any:
