@@ -79,3 +79,15 @@ def check_callback(answer: Any, engine: Any, case: Any, vendor: str,
         if sent is not None:
             assert bytes(receipts[0]["body"]) == sent
     return events, receipts
+
+
+def send_sample(client: Any, engine: Any, vendor: Any, type_: str, when: Any,
+                secrets: tuple[str, ...]) -> tuple[Any, list[dict]]:
+    """The provider's sample of `type_` sent exactly as `simulate` sends it (method, path,
+    query, headers, body); it must be accepted. Returns the sample and the stored events,
+    oldest first."""
+    sample = vendor.sample(type_, secrets, when)
+    answer = client.open(sample.path, method=sample.method, data=sample.body,
+                         headers=sample.headers, query_string=sample.query_string)
+    assert answer.status_code == 200, answer.get_json()
+    return sample, rows(engine, "SELECT type, raw FROM events ORDER BY id")
